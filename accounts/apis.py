@@ -1,0 +1,109 @@
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.models import User
+from accounts.services import user_register, validate_kenyan_phone
+from accounts.validators import validate_id_photo
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    phone_number = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "email", "phone_number", "role", "credit_score"]
+
+    def get_phone_number(self, user) -> str:
+        return str(user.phone_number) if user.phone_number else ""
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=150)
+        email = serializers.EmailField(max_length=254)
+        phone_number = serializers.CharField(max_length=32)
+        password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+        id_photo = serializers.FileField(required=False, allow_null=True)
+
+        def validate_email(self, value):
+            value = value.strip().lower()
+            if User.objects.filter(email__iexact=value).exists():
+                raise serializers.ValidationError("An account with this email already exists.")
+            return value
+
+        def validate_phone_number(self, value):
+            try:
+                return validate_kenyan_phone(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages)
+
+        def validate_id_photo(self, value):
+            if value:
+                try:
+                    validate_id_photo(value)
+                except DjangoValidationError as error:
+                    raise serializers.ValidationError(error.messages)
+            return value
+
+        def validate(self, attrs):
+            candidate = User(email=attrs.get("email", ""), name=attrs.get("name", ""))
+            try:
+                password_validation.validate_password(attrs["password"], candidate)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"password": error.messages})
+            return attrs
+
+    @extend_schema(request=InputSerializer, responses={201: UserOutputSerializer}, tags=["accounts"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_register(**serializer.validated_data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(trim_whitespace=False, max_length=128)
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["accounts"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request, username=serializer.validated_data["email"].lower(), password=serializer.validated_data["password"]
+        )
+        if user is None:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Unable to log in with the provided credentials."]}, code="authorization"
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: UserOutputSerializer}, tags=["accounts"])
+    def get(self, request):
+        return Response(UserOutputSerializer(request.user).data)

@@ -1,0 +1,92 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+from accounts.storage import id_photo_upload_to, private_storage
+
+CREDIT_SCORE_START = 50
+CREDIT_SCORE_MIN = 0
+CREDIT_SCORE_MAX = 100
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("role", User.Role.STAFF)
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    class Role(models.TextChoices):
+        GUEST = "guest", "Guest"
+        OWNER = "owner", "Owner"
+        STAFF = "staff", "Staff"
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150)
+    phone_number = PhoneNumberField(region="KE", blank=True)
+    id_photo = models.FileField(storage=private_storage, upload_to=id_photo_upload_to, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.GUEST, db_index=True)
+    credit_score = models.PositiveSmallIntegerField(default=CREDIT_SCORE_START)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["name", "email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_score__gte=CREDIT_SCORE_MIN) & Q(credit_score__lte=CREDIT_SCORE_MAX),
+                name="user_credit_score_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    # Staff use the Django/Wagtail admin; the role decides it so there is one source of truth.
+    @property
+    def is_staff(self) -> bool:
+        return self.role == self.Role.STAFF or self.is_superuser
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split(" ")[0] if self.name else ""
+
+    @property
+    def last_name(self) -> str:
+        return " ".join(self.name.split(" ")[1:]) if self.name else ""
+
+    def get_full_name(self) -> str:
+        return self.name
+
+    def get_short_name(self) -> str:
+        return self.first_name

@@ -1,0 +1,181 @@
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from modelcluster.fields import ParentalKey, ParentalManyToManyField
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.fields import RichTextField
+from wagtail.models import Orderable, Page
+from wagtail.search import index
+
+
+class Amenity(models.Model):
+    """A feature a property offers (Wi-Fi, pool...). Edited as a Wagtail snippet."""
+
+    class Icon(models.TextChoices):
+        WIFI = "wifi", "Wi-Fi"
+        POOL = "pool", "Pool"
+        PARKING = "parking", "Parking"
+        KITCHEN = "kitchen", "Kitchen"
+        AIRCON = "aircon", "Air conditioning"
+        TV = "tv", "TV"
+        WASHER = "washer", "Washing machine"
+        BEACH = "beach", "Beach access"
+        GARDEN = "garden", "Garden"
+        SECURITY = "security", "Security"
+        GENERATOR = "generator", "Backup power"
+        WORKSPACE = "workspace", "Workspace"
+        BREAKFAST = "breakfast", "Breakfast"
+        PETS = "pets", "Pets allowed"
+        OTHER = "other", "Other"
+
+    name = models.CharField(max_length=80, unique=True)
+    icon = models.CharField(max_length=20, choices=Icon.choices, default=Icon.OTHER)
+
+    panels = [FieldPanel("name"), FieldPanel("icon")]
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "amenities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HomePage(Page):
+    intro = models.CharField(max_length=255, blank=True, default="Stays across Kenya, paid with M-Pesa.")
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    subpage_types = ["listings.ListingIndexPage"]
+    parent_page_types = ["wagtailcore.Page"]
+    max_count = 1
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        from listings.selectors import home_page_context
+
+        context.update(home_page_context(page=self, request=request))
+        return context
+
+
+class ListingIndexPage(Page):
+    intro = RichTextField(blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    subpage_types = ["listings.PropertyPage"]
+    parent_page_types = ["listings.HomePage"]
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        from listings.selectors import listing_index_context
+
+        context.update(listing_index_context(page=self, request=request))
+        return context
+
+
+class PropertyPage(Page):
+    class AvailabilityStatus(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        UNAVAILABLE = "unavailable", "Unavailable"
+
+    description = RichTextField(blank=True)
+    area = models.CharField(max_length=120, help_text="Neighbourhood or area, e.g. Kilimani")
+    town = models.CharField(max_length=80, db_index=True, help_text="e.g. Nairobi")
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    price_per_night = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="Whole Kenyan shillings per night"
+    )
+    amenities = ParentalManyToManyField(Amenity, blank=True, related_name="properties")
+    availability_status = models.CharField(
+        max_length=12, choices=AvailabilityStatus.choices, default=AvailabilityStatus.AVAILABLE, db_index=True
+    )
+    max_guests = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1), MaxValueValidator(50)])
+    min_nights = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(365)])
+    min_deposit_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Smallest first payment, as a percentage of the total. Empty: any amount.",
+    )
+    min_credit_score = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Guests below this credit score cannot book. Empty: everyone can.",
+    )
+
+    content_panels = Page.content_panels + [
+        FieldPanel("description"),
+        MultiFieldPanel(
+            [FieldRowPanel([FieldPanel("area"), FieldPanel("town")]), FieldRowPanel([FieldPanel("latitude"), FieldPanel("longitude")])],
+            heading="Location",
+        ),
+        MultiFieldPanel(
+            [
+                FieldRowPanel([FieldPanel("price_per_night"), FieldPanel("min_deposit_percent")]),
+                FieldRowPanel([FieldPanel("max_guests"), FieldPanel("min_nights")]),
+                FieldRowPanel([FieldPanel("availability_status"), FieldPanel("min_credit_score")]),
+            ],
+            heading="Price and rules",
+        ),
+        FieldPanel("amenities", widget=forms.CheckboxSelectMultiple),
+        InlinePanel("gallery_images", label="Photos", heading="Photo gallery"),
+    ]
+    search_fields = Page.search_fields + [
+        index.SearchField("description"),
+        index.SearchField("town"),
+        index.SearchField("area"),
+        index.FilterField("town"),
+        index.FilterField("price_per_night"),
+    ]
+    parent_page_types = ["listings.ListingIndexPage"]
+    subpage_types: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(price_per_night__gte=1), name="property_price_positive"),
+            models.CheckConstraint(condition=Q(max_guests__gte=1), name="property_max_guests_positive"),
+            models.CheckConstraint(condition=Q(min_nights__gte=1), name="property_min_nights_positive"),
+        ]
+
+    @property
+    def location(self) -> str:
+        return f"{self.area}, {self.town}" if self.area else self.town
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        from listings.selectors import property_page_context
+
+        context.update(property_page_context(page=self, request=request))
+        return context
+
+
+class PropertyGalleryImage(Orderable):
+    page = ParentalKey(PropertyPage, on_delete=models.CASCADE, related_name="gallery_images")
+    image = models.ForeignKey("wagtailimages.Image", on_delete=models.CASCADE, related_name="+")
+    caption = models.CharField(max_length=250, blank=True)
+
+    panels = [FieldPanel("image"), FieldPanel("caption")]
+
+
+class BlockedPeriod(models.Model):
+    """Dates an owner takes off the market: maintenance, a booking taken elsewhere. Half-open [start, end)."""
+
+    property = models.ForeignKey(PropertyPage, on_delete=models.CASCADE, related_name="blocked_periods")
+    start = models.DateField()
+    end = models.DateField(help_text="First night that is free again (half-open range)")
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    panels = [FieldPanel("property"), FieldRowPanel([FieldPanel("start"), FieldPanel("end")]), FieldPanel("reason")]
+
+    class Meta:
+        ordering = ["property", "start"]
+        indexes = [models.Index(fields=["property", "start", "end"])]
+        constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="blocked_period_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.property} blocked {self.start:%d %b} - {self.end:%d %b %Y}"

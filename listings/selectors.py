@@ -1,0 +1,10 @@
+def home_page_context(*, page, request) -> dict:
+    return {}
+
+
+def listing_index_context(*, page, request) -> dict:
+    return {}
+
+
+def property_page_context(*, page, request) -> dict:
+    return {}

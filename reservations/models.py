@@ -1,0 +1,80 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+# The statuses that hold dates: two bookings of one property in these statuses
+# may never overlap (PostgreSQL exclusion constraint, see migration 0002).
+ACTIVE_STATUSES = ("PENDING", "PROCESSING", "CONFIRMED")
+
+# Unambiguous alphabet for references read aloud or typed into M-Pesa: no 0/O, 1/I/L.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending payment"
+        PROCESSING = "PROCESSING", "Partly paid"
+        CONFIRMED = "CONFIRMED", "Confirmed"
+        CANCELED = "CANCELED", "Cancelled"
+
+    reference = models.CharField(max_length=12, unique=True)
+    property = models.ForeignKey("listings.PropertyPage", on_delete=models.PROTECT, related_name="bookings")
+    primary_guest = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="primary_bookings")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    check_in = models.DateField()
+    check_out = models.DateField()
+    nights = models.PositiveSmallIntegerField()
+    party_size = models.PositiveSmallIntegerField(default=1)
+    price_per_night = models.PositiveIntegerField()
+    total_price = models.PositiveIntegerField()
+    # Derived from the payment rows by the payment services (never incremented).
+    amount_paid = models.PositiveIntegerField(default=0)
+    balance_due = models.PositiveIntegerField()
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
+    booking_date = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-booking_date", "-id"]
+        indexes = [
+            models.Index(fields=["property", "check_in", "check_out"], name="booking_property_dates"),
+            models.Index(fields=["status", "hold_expires_at"], name="booking_status_hold"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(check_out__gt=F("check_in")), name="booking_check_out_after_check_in"),
+            models.CheckConstraint(condition=Q(nights__gte=1), name="booking_at_least_one_night"),
+            models.CheckConstraint(condition=Q(party_size__gte=1), name="booking_party_size_positive"),
+            models.CheckConstraint(condition=Q(total_price__gte=1), name="booking_total_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class BookingGuest(models.Model):
+    """Someone staying. The primary guest is the user who booked; co-guests are named,
+    and linked to a User when their email or phone matches one."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="guests")
+    name = models.CharField(max_length=150)
+    email = models.EmailField(blank=True)
+    phone_number = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +254712345678")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="booking_guests"
+    )
+    is_primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking"], condition=Q(is_primary=True), name="booking_one_primary_guest"),
+            models.UniqueConstraint(
+                fields=["booking", "user"], condition=Q(user__isnull=False), name="booking_guest_user_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
