@@ -43,3 +43,11 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key", "scope"], name="idempotency_unique_key")]
+
+
+class SentNotification(models.Model):
+    """One row per notification event sent, so a repeated trigger (a duplicate Daraja
+    callback, a retried task) never sends the same email twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    sent_at = models.DateTimeField(auto_now_add=True)

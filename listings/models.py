@@ -53,7 +53,7 @@ class HomePage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        from listings.selectors import home_page_context
+        from listings.page_context import home_page_context
 
         context.update(home_page_context(page=self, request=request))
         return context
@@ -68,7 +68,7 @@ class ListingIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        from listings.selectors import listing_index_context
+        from listings.page_context import listing_index_context
 
         context.update(listing_index_context(page=self, request=request))
         return context
@@ -146,7 +146,7 @@ class PropertyPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        from listings.selectors import property_page_context
+        from listings.page_context import property_page_context
 
         context.update(property_page_context(page=self, request=request))
         return context

@@ -41,3 +41,62 @@ class StaffFactory(UserFactory):
 
 def future_date(days: int) -> dt.date:
     return timezone.localdate() + dt.timedelta(days=days)
+
+
+def make_property(*, owner=None, index=None, publish=True, **fields):
+    """A live PropertyPage under the listings index, owned by `owner`."""
+    from listings.models import PropertyPage
+    from listings.site_setup import ensure_site_tree
+
+    if index is None:
+        _, index = ensure_site_tree()
+    owner = owner or OwnerFactory()
+    count = PropertyPage.objects.count() + 1
+    defaults = {
+        "title": f"Test stay {count}",
+        "slug": f"test-stay-{count}-{timezone.now().strftime('%H%M%S%f')}",
+        "area": "Kilimani",
+        "town": "Nairobi",
+        "price_per_night": 5000,
+        "max_guests": 4,
+        "min_nights": 1,
+        "owner": owner,
+    }
+    defaults.update(fields)
+    page = PropertyPage(**defaults)
+    index.add_child(instance=page)
+    if publish:
+        page.save_revision(user=owner).publish()
+    else:
+        page.live = False
+        page.save()
+    page.refresh_from_db()
+    return page
+
+
+def make_booking(*, property=None, guest=None, check_in=None, nights=2, status="PENDING", amount_paid=0, **fields):
+    """A Booking row written directly (no service): for tests that need a booking in a given state."""
+    from reservations.models import Booking, BookingGuest
+
+    property = property or make_property()
+    guest = guest or UserFactory()
+    check_in = check_in or future_date(30)
+    total = nights * property.price_per_night
+    booking = Booking.objects.create(
+        reference=fields.pop("reference", f"T{Booking.objects.count() + 1:07d}X"),
+        property=property,
+        primary_guest=guest,
+        status=status,
+        check_in=check_in,
+        check_out=check_in + dt.timedelta(days=nights),
+        nights=nights,
+        party_size=fields.pop("party_size", 1),
+        price_per_night=property.price_per_night,
+        total_price=total,
+        amount_paid=amount_paid,
+        balance_due=max(total - amount_paid, 0),
+        hold_expires_at=fields.pop("hold_expires_at", timezone.now() + dt.timedelta(minutes=15)),
+        **fields,
+    )
+    BookingGuest.objects.create(booking=booking, name=guest.name, email=guest.email, user=guest, is_primary=True)
+    return booking

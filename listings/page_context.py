@@ -1,3 +1,6 @@
+"""Template context for the public pages. Reads only: every figure comes from selectors."""
+
+
 def home_page_context(*, page, request) -> dict:
     return {}
 
