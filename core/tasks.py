@@ -1,0 +1,54 @@
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+
+from core.models import SentNotification
+
+logger = logging.getLogger(__name__)
+
+
+def _recipients(event: str, booking, payment) -> list[str]:
+    if event == "booking_created":
+        return [booking.property.owner.email] if booking.property.owner_id and booking.property.owner.email else []
+    if event == "booking_confirmed":
+        return sorted({g.email.lower() for g in booking.guests.all() if g.email})
+    if event == "booking_canceled":
+        return [booking.primary_guest.email]
+    if event == "payment_received":
+        payer = payment.initiated_by if payment else None
+        return [payer.email] if payer and payer.email else [booking.primary_guest.email]
+    return []
+
+
+def notification_send(event: str, booking_id: int, payment_id: int | None = None) -> int:
+    """Send one notification email. Safe to run twice: the SentNotification key is claimed first."""
+    from mpesa.models import Payment
+    from reservations.models import Booking
+
+    booking = Booking.objects.select_related("property__owner", "primary_guest").get(pk=booking_id)
+    payment = Payment.objects.select_related("initiated_by").get(pk=payment_id) if payment_id else None
+    key = f"{event}:booking={booking_id}:payment={payment_id or '-'}"
+    recipients = _recipients(event, booking, payment)
+    if not recipients:
+        return 0
+    try:
+        with transaction.atomic():
+            SentNotification.objects.create(key=key)
+            context = {"booking": booking, "payment": payment, "site_url": settings.WAGTAILADMIN_BASE_URL}
+            subject = render_to_string(f"emails/{event}_subject.txt", context).strip()
+            message = EmailMultiAlternatives(
+                subject=subject,
+                body=render_to_string(f"emails/{event}.txt", context),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=recipients,
+            )
+            message.attach_alternative(render_to_string(f"emails/{event}.html", context), "text/html")
+            message.send()
+    except IntegrityError:
+        logger.info("notification already sent key=%s", key)
+        return 0
+    logger.info("notification sent key=%s to=%d", key, len(recipients))
+    return len(recipients)
