@@ -27,7 +27,8 @@ migrate: install
 run: migrate
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/, virtual phone: /simulator/phone/)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@export MPESA_SIMULATOR_URL=http://$(HOST):$(PORT)/simulator MPESA_CALLBACK_BASE_URL=http://$(HOST):$(PORT); \
+	trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py qcluster & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload; \
 	wait
