@@ -88,3 +88,14 @@ def test_id_photo_has_no_public_url(tmp_path, settings):
     subject = _user_with_photo(tmp_path, settings)
     with pytest.raises(ValueError):
         subject.id_photo.url
+
+
+def test_id_photo_file_is_outside_the_public_media_root(client, tmp_path, settings):
+    private_root = tmp_path / "private"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    subject = _user_with_photo(private_root, settings)
+    path = subject.id_photo.path
+    assert path.startswith(str(private_root))
+    assert not path.startswith(str(settings.MEDIA_ROOT))
+    # Nothing under /media/ resolves to it either.
+    assert client.get(f"{settings.MEDIA_URL}{subject.id_photo.name}").status_code == 404

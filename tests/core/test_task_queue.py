@@ -47,16 +47,18 @@ def test_a_real_qcluster_worker_runs_an_enqueued_task(monkeypatch, tmp_path):
         assert OrmQ.objects.count() == 0
     assert OrmQ.objects.count() == 1
 
+    from django_q.models import Success
+
     worker = start_manage("qcluster", log_path=tmp_path / "qcluster.log")
     try:
+        # The worker records the task's success after the task itself has run.
         wait_until(
-            lambda: SentNotification.objects.filter(key__startswith=f"booking_created:booking={booking.id}:").exists(),
+            lambda: Success.objects.filter(func="core.tasks.notification_send").exists(),
             timeout=60,
-            message="the worker to send the notification",
+            message="the worker to run the notification task",
         )
     finally:
         stop(worker)
-    from django_q.models import Success
-
+    assert SentNotification.objects.filter(key__startswith=f"booking_created:booking={booking.id}:").count() == 1
     assert Success.objects.filter(func="core.tasks.notification_send").count() == 1
     assert OrmQ.objects.count() == 0
