@@ -36,3 +36,48 @@ class NexusAutoSchema(AutoSchema):
 def only_public_api(endpoints, **kwargs):
     """Document the /api/ contract only, not Wagtail's internal admin API."""
     return [endpoint for endpoint in endpoints if endpoint[0].startswith("/api/")]
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "required": ["detail", "code"],
+}
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": 'Field errors ({"field": ["message"]}) or {"detail", "code"} for whole-request errors.',
+    "additionalProperties": True,
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Document the error answers every operation can give (API.md conventions).
+
+    Views declare their success bodies; the error shapes are the same everywhere:
+    400 field errors, 401 without credentials, 404 for objects that are not yours,
+    409 for business-rule refusals, 429 when throttled.
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR_SCHEMA)
+    schemas.setdefault("FieldErrors", FIELD_ERRORS_SCHEMA)
+    error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    field_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/FieldErrors"}}}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            has_input = method in {"post", "put", "patch"} or any(
+                p.get("in") == "query" for p in operation.get("parameters", [])
+            )
+            if has_input:
+                responses.setdefault("400", {"description": "Invalid input", "content": field_ref})
+            if operation.get("security") and {} not in operation["security"]:
+                responses.setdefault("401", {"description": "Not authenticated", "content": error_ref})
+                responses.setdefault("403", {"description": "Not allowed", "content": error_ref})
+            if "{" in path:
+                responses.setdefault("404", {"description": "Not found (or not yours)", "content": error_ref})
+            if method == "post":
+                responses.setdefault("409", {"description": "Refused by a business rule", "content": error_ref})
+                responses.setdefault("429", {"description": "Throttled", "content": error_ref})
+    return result

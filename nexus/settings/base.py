@@ -208,6 +208,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["core.schema.only_public_api"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_error_responses"],
 }
 
 # --- django-q2 (our background jobs) ----------------------------------------------------
@@ -264,6 +265,22 @@ MPESA_HTTP_TIMEOUT = float(os.environ.get("MPESA_HTTP_TIMEOUT", "10"))
 # deadline an unanswered payment is FAILED (timeout) - a late success still wins.
 MPESA_QUERY_FIRST_AFTER_SECONDS = int(os.environ.get("MPESA_QUERY_FIRST_AFTER_SECONDS", "30"))
 MPESA_PAYMENT_DEADLINE_SECONDS = int(os.environ.get("MPESA_PAYMENT_DEADLINE_SECONDS", "300"))
+# Opt-in allow-list of callback source IPs. Safaricom publishes no official list
+# (DARAJA.md), so it is empty (off) by default. Behind a proxy, set
+# MPESA_CALLBACK_TRUST_X_FORWARDED_FOR so the proxy's last X-Forwarded-For hop is used.
+MPESA_ALLOWED_CALLBACK_IPS = env_list("MPESA_ALLOWED_CALLBACK_IPS")
+MPESA_CALLBACK_TRUST_X_FORWARDED_FOR = env_bool("MPESA_CALLBACK_TRUST_X_FORWARDED_FOR", False)
+# The simulator plays Safaricom: these are the app credentials and merchant it knows.
+MPESA_SIMULATOR_CONSUMER_KEY = os.environ.get("MPESA_SIMULATOR_CONSUMER_KEY", "simulator-key")
+MPESA_SIMULATOR_CONSUMER_SECRET = os.environ.get("MPESA_SIMULATOR_CONSUMER_SECRET", "simulator-secret")
+MPESA_SIMULATOR_SHORTCODE = os.environ.get("MPESA_SIMULATOR_SHORTCODE", "174379")
+MPESA_SIMULATOR_PASSKEY = os.environ.get(
+    "MPESA_SIMULATOR_PASSKEY", "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+)
+# How long the simulator holds an STK push answer when told to time out, and how long
+# an unanswered prompt lives before it ends as 1037 (no response from the user).
+MPESA_SIMULATOR_SLOW_SECONDS = float(os.environ.get("MPESA_SIMULATOR_SLOW_SECONDS", "30"))
+MPESA_SIMULATOR_PROMPT_TTL_SECONDS = int(os.environ.get("MPESA_SIMULATOR_PROMPT_TTL_SECONDS", "120"))
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
