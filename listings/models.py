@@ -144,6 +144,12 @@ class PropertyPage(Page):
     def location(self) -> str:
         return f"{self.area}, {self.town}" if self.area else self.town
 
+    def permissions_for_user(self, user):
+        # Owners may touch only their own listings, even with "publish" on the index.
+        from listings.permissions import PropertyPagePermissionTester
+
+        return PropertyPagePermissionTester(user, self)
+
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         from listings.page_context import property_page_context

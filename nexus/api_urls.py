@@ -7,3 +7,22 @@ urlpatterns = [
     path("auth/token/", TokenObtainApi.as_view(), name="auth-token"),
     path("me/", MeApi.as_view(), name="me"),
 ]
+
+from listings.apis import PropertyAvailabilityApi, PropertyDetailApi, PropertyListApi  # noqa: E402
+from reservations.apis import BookingCancelApi, BookingDetailApi, BookingListCreateApi  # noqa: E402
+
+urlpatterns += [
+    path("properties/", PropertyListApi.as_view(), name="property-list"),
+    path("properties/<int:property_id>/", PropertyDetailApi.as_view(), name="property-detail"),
+    path("properties/<int:property_id>/availability/", PropertyAvailabilityApi.as_view(), name="property-availability"),
+    path("bookings/", BookingListCreateApi.as_view(), name="booking-list"),
+    path("bookings/<int:booking_id>/", BookingDetailApi.as_view(), name="booking-detail"),
+    path("bookings/<int:booking_id>/cancel/", BookingCancelApi.as_view(), name="booking-cancel"),
+]
+
+from mpesa.apis import BookingPaymentListCreateApi, PaymentDetailApi  # noqa: E402
+
+urlpatterns += [
+    path("bookings/<int:booking_id>/payments/", BookingPaymentListCreateApi.as_view(), name="booking-payments"),
+    path("payments/<int:payment_id>/", PaymentDetailApi.as_view(), name="payment-detail"),
+]

@@ -100,3 +100,62 @@ def make_booking(*, property=None, guest=None, check_in=None, nights=2, status="
     )
     BookingGuest.objects.create(booking=booking, name=guest.name, email=guest.email, user=guest, is_primary=True)
     return booking
+
+
+def make_image(*, title: str = "Test photo", size=(64, 48), color=(30, 120, 200)):
+    """A real (tiny) Wagtail image, so renditions can be generated."""
+    import io
+
+    from django.core.files.images import ImageFile
+    from PIL import Image as PILImage
+    from wagtail.images import get_image_model
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, color).save(buffer, format="PNG")
+    image = get_image_model()(title=title)
+    image.file = ImageFile(io.BytesIO(buffer.getvalue()), name="test-photo.png")
+    image.save()
+    return image
+
+
+def add_gallery(page, *, count: int = 3, amenities: tuple[str, ...] = ()):
+    """Give a PropertyPage `count` gallery photos (with captions) and amenities, and publish it again."""
+    from listings.models import Amenity, PropertyGalleryImage
+
+    page.gallery_images = [
+        PropertyGalleryImage(image=make_image(title=f"{page.title} photo {n}"), caption=f"Photo {n}", sort_order=n)
+        for n in range(count)
+    ]
+    page.amenities = [Amenity.objects.get_or_create(name=name)[0] for name in amenities]
+    page.save_revision(user=page.owner).publish()
+    page.refresh_from_db()
+    return page
+
+
+def make_payment(*, booking, status="SUCCESS", amount=None, kind="PAYMENT", **fields):
+    """A Payment row written directly (no service), e.g. a settled STK push with its receipt.
+
+    A SUCCESS payment gets received_amount = amount and a unique receipt unless given.
+    """
+    import uuid
+
+    from mpesa.models import Payment
+
+    amount = amount if amount is not None else booking.total_price
+    token = uuid.uuid4().hex[:10].upper()
+    defaults = {
+        "phone_number": "254712345678",
+        "checkout_request_id": f"ws_CO_TEST_{token}" if kind == "PAYMENT" else None,
+        "merchant_request_id": f"MR-{token}" if kind == "PAYMENT" else "",
+        "initiated_by": booking.primary_guest,
+    }
+    if status == "SUCCESS" and kind == "PAYMENT":
+        defaults.update(
+            received_amount=amount,
+            mpesa_receipt_number=f"T{token[:9]}",
+            result_code="0",
+            result_desc="The service request is processed successfully.",
+            transaction_date=timezone.now(),
+        )
+    defaults.update(fields)
+    return Payment.objects.create(booking=booking, kind=kind, status=status, amount=amount, **defaults)

@@ -1,0 +1,174 @@
+"""Properties API (public): search, one listing, and its taken nights. See API.md "Properties"."""
+
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from wagtail.rich_text import expand_db_html
+
+from core.pagination import paginate, paginated_schema
+from listings.selectors import (
+    property_get_public,
+    property_list_available,
+    property_photo_urls,
+    property_thumbnail_url,
+    property_unavailable_ranges,
+    property_with_details,
+)
+
+# Bounds that keep every query parameter inside what the database columns hold.
+MAX_INT = 2_147_483_647
+MAX_PARTY = 50
+AVAILABILITY_DEFAULT_DAYS = 90
+AVAILABILITY_MAX_DAYS = 366
+BAD_QUERY = OpenApiResponse(description='Invalid query: field errors, e.g. {"check_out": ["..."]}')
+NOT_FOUND = OpenApiResponse(description='No live listing with this id: {"detail", "code": "not_found"}')
+
+
+def _absolute(request, url: str | None) -> str | None:
+    return request.build_absolute_uri(url) if url else None
+
+
+class PropertyListItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="title")
+    slug = serializers.CharField()
+    url = serializers.SerializerMethodField()
+    location = serializers.CharField()
+    price_per_night = serializers.IntegerField()
+    max_guests = serializers.IntegerField()
+    min_nights = serializers.IntegerField()
+    amenities = serializers.SerializerMethodField()
+    thumbnail = serializers.SerializerMethodField()
+
+    def get_url(self, page) -> str | None:
+        request = self.context["request"]
+        return _absolute(request, page.get_url(request=request))
+
+    def get_amenities(self, page) -> list[str]:
+        return [amenity.name for amenity in page.amenities.all()]
+
+    def get_thumbnail(self, page) -> str | None:
+        return _absolute(self.context["request"], property_thumbnail_url(page))
+
+
+class PropertyListApi(APIView):
+    """Live, available listings; with check_in and check_out, only those free for the whole stay."""
+
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        check_in = serializers.DateField(required=False)
+        check_out = serializers.DateField(required=False)
+        guests = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PARTY)
+        location = serializers.CharField(required=False, allow_blank=True, max_length=80)
+        min_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+        max_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+
+        def validate(self, attrs):
+            check_in, check_out = attrs.get("check_in"), attrs.get("check_out")
+            if (check_in is None) != (check_out is None):
+                missing = "check_out" if check_out is None else "check_in"
+                raise serializers.ValidationError({missing: ["Give both check_in and check_out, or neither."]})
+            if check_in is not None:
+                if check_in < timezone.localdate():
+                    raise serializers.ValidationError({"check_in": ["Check-in cannot be in the past."]})
+                if check_out <= check_in:
+                    raise serializers.ValidationError({"check_out": ["Check-out must be after check-in."]})
+            min_price, max_price = attrs.get("min_price"), attrs.get("max_price")
+            if min_price is not None and max_price is not None and max_price < min_price:
+                raise serializers.ValidationError({"max_price": ["max_price must be at least min_price."]})
+            return attrs
+
+    class OutputSerializer(PropertyListItemSerializer):
+        pass
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={200: paginated_schema(OutputSerializer, name="PaginatedPropertyList"), 400: BAD_QUERY},
+        tags=["properties"],
+        auth=[],
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = property_with_details(property_list_available(**filters.validated_data))
+        return paginate(queryset=queryset, request=request, view=self, serializer_class=self.OutputSerializer)
+
+
+class PropertyDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(PropertyListItemSerializer):
+        description = serializers.SerializerMethodField()
+        photos = serializers.SerializerMethodField()
+        owner_name = serializers.SerializerMethodField()
+        availability_status = serializers.CharField()
+        town = serializers.CharField()
+        area = serializers.CharField()
+        latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+        longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+        min_deposit_percent = serializers.IntegerField(allow_null=True)
+        min_credit_score = serializers.IntegerField(allow_null=True)
+
+        def get_description(self, page) -> str:
+            return expand_db_html(page.description)
+
+        def get_photos(self, page) -> list[str]:
+            request = self.context["request"]
+            return [_absolute(request, url) for url in property_photo_urls(page)]
+
+        def get_owner_name(self, page) -> str:
+            return page.owner.name if page.owner_id else ""
+
+    @extend_schema(responses={200: OutputSerializer, 404: NOT_FOUND}, tags=["properties"], auth=[])
+    def get(self, request, property_id: int):
+        page = property_get_public(property_id=property_id)
+        return Response(self.OutputSerializer(page, context={"request": request}).data)
+
+
+class PropertyAvailabilityApi(APIView):
+    """Nights of [start, end) taken by active bookings or blocks, as merged half-open ranges (no guest data)."""
+
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        start = serializers.DateField(required=False, help_text="Default: today")
+        end = serializers.DateField(required=False, help_text=f"Default: start + {AVAILABILITY_DEFAULT_DAYS} days")
+
+        def validate(self, attrs):
+            start = attrs.get("start") or timezone.localdate()
+            try:
+                end = attrs.get("end") or start + dt.timedelta(days=AVAILABILITY_DEFAULT_DAYS)
+            except OverflowError as error:
+                raise serializers.ValidationError({"start": ["Date out of range."]}) from error
+            if end <= start:
+                raise serializers.ValidationError({"end": ["end must be after start."]})
+            if (end - start).days > AVAILABILITY_MAX_DAYS:
+                raise serializers.ValidationError({"end": [f"Ask for at most {AVAILABILITY_MAX_DAYS} days at a time."]})
+            return {"start": start, "end": end}
+
+    class OutputSerializer(serializers.Serializer):
+        class RangeSerializer(serializers.Serializer):
+            start = serializers.DateField()
+            end = serializers.DateField()
+
+        unavailable = RangeSerializer(many=True)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, 400: BAD_QUERY, 404: NOT_FOUND},
+        tags=["properties"],
+        auth=[],
+    )
+    def get(self, request, property_id: int):
+        window = self.FilterSerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        page = property_get_public(property_id=property_id, details=False)
+        ranges = property_unavailable_ranges(property=page, **window.validated_data)
+        body = {"unavailable": [{"start": start, "end": end} for start, end in ranges]}
+        return Response(self.OutputSerializer(body).data)

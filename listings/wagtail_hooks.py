@@ -1,0 +1,176 @@
+"""Listings in the Wagtail admin: the Amenity snippet and owner-scoped blocked dates.
+
+Owners see and edit blocked periods of their own properties only: the listing, the
+property choices in the form and every per-object view (edit, delete, history,
+usage) are scoped, and another owner's blocked period is a 404, as if it did not
+exist. The permission policy applies the same rule to what has no object view
+(bulk actions). Staff see all. Page editing is scoped by listings.permissions.
+"""
+
+from django import forms
+from django.http import Http404
+from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, ObjectList
+from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import (
+    DeleteView,
+    EditView,
+    HistoryView,
+    InspectView,
+    SnippetViewSet,
+    SnippetViewSetGroup,
+    UsageView,
+)
+
+from listings.models import Amenity, BlockedPeriod, PropertyPage
+from listings.selectors import active_bookings_overlapping
+
+
+def _sees_everything(user) -> bool:
+    return user.is_superuser or user.is_staff
+
+
+def blocked_period_queryset_for(user):
+    queryset = BlockedPeriod.objects.select_related("property")
+    return queryset if _sees_everything(user) else queryset.filter(property__owner=user)
+
+
+def properties_editable_by(user):
+    queryset = PropertyPage.objects.order_by("title")
+    return queryset if _sees_everything(user) else queryset.filter(owner=user)
+
+
+class BlockedPeriodPermissionPolicy(ModelPermissionPolicy):
+    """The Owners group's model permissions, limited to blocks of the owner's own properties."""
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        return self.user_has_any_permission_for_instance(user, [action], instance)
+
+    def user_has_any_permission_for_instance(self, user, actions, instance):
+        if not self.user_has_any_permission(user, actions):
+            return False
+        return _sees_everything(user) or PropertyPage.objects.filter(pk=instance.property_id, owner=user).exists()
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        queryset = super().instances_user_has_any_permission_for(user, actions)
+        return queryset if _sees_everything(user) else queryset.filter(property__owner=user)
+
+
+# Registered before the viewsets below, which look the policy up when they are built.
+register_permission_policy(BlockedPeriod, BlockedPeriodPermissionPolicy(BlockedPeriod))
+
+
+class BlockedPeriodForm(WagtailAdminModelForm):
+    """Property choices are the user's own listings; a block may not cover nights already booked here."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.for_user is not None and "property" in self.fields:
+            self.fields["property"].queryset = properties_editable_by(self.for_user)
+
+    def clean(self):
+        cleaned = super().clean()
+        property, start, end = cleaned.get("property"), cleaned.get("start"), cleaned.get("end")
+        if start and end and end <= start:
+            self.add_error("end", "The end must be after the start (it is the first night free again).")
+        elif property and start and end:
+            taken = active_bookings_overlapping(property_id=property.pk, check_in=start, check_out=end)
+            references = list(taken.order_by("check_in").values_list("reference", flat=True)[:5])
+            if references:
+                self.add_error(
+                    None,
+                    "These dates overlap bookings made on Nexus (%s). Cancel or move those first."
+                    % ", ".join(references),
+                )
+        return cleaned
+
+    def save(self, commit=True):
+        if self.instance.created_by_id is None and self.for_user is not None:
+            self.instance.created_by = self.for_user
+        return super().save(commit=commit)
+
+
+class OwnedObjectMixin:
+    """Per-object admin views: another owner's blocked period is a 404."""
+
+    def get_object(self, *args, **kwargs):
+        obj = super().get_object(*args, **kwargs)
+        if not blocked_period_queryset_for(self.request.user).filter(pk=obj.pk).exists():
+            raise Http404
+        return obj
+
+
+class BlockedPeriodEditView(OwnedObjectMixin, EditView):
+    pass
+
+
+class BlockedPeriodDeleteView(OwnedObjectMixin, DeleteView):
+    pass
+
+
+class BlockedPeriodHistoryView(OwnedObjectMixin, HistoryView):
+    pass
+
+
+class BlockedPeriodUsageView(OwnedObjectMixin, UsageView):
+    pass
+
+
+class BlockedPeriodInspectView(OwnedObjectMixin, InspectView):
+    pass
+
+
+class AmenityViewSet(SnippetViewSet):
+    model = Amenity
+    icon = "tag"
+    menu_label = "Amenities"
+    list_display = ["name", "icon"]
+    ordering = ["name"]
+
+
+class BlockedPeriodViewSet(SnippetViewSet):
+    model = BlockedPeriod
+    icon = "date"
+    menu_label = "Blocked dates"
+    list_display = ["property", "start", "end", "reason"]
+    ordering = ["-start"]
+    copy_view_enabled = False
+    edit_view_class = BlockedPeriodEditView
+    delete_view_class = BlockedPeriodDeleteView
+    history_view_class = BlockedPeriodHistoryView
+    usage_view_class = BlockedPeriodUsageView
+    inspect_view_class = BlockedPeriodInspectView
+    edit_handler = ObjectList(
+        [
+            FieldPanel("property", widget=forms.Select),
+            FieldRowPanel([FieldPanel("start"), FieldPanel("end")]),
+            FieldPanel("reason"),
+        ],
+        base_form_class=BlockedPeriodForm,
+    )
+
+    def get_queryset(self, request):
+        return blocked_period_queryset_for(request.user)
+
+
+class ListingsViewSetGroup(SnippetViewSetGroup):
+    menu_label = "Listings"
+    menu_icon = "home"
+    menu_order = 190
+    items = (BlockedPeriodViewSet, AmenityViewSet)
+
+
+register_snippet(ListingsViewSetGroup)
+
+
+@hooks.register("construct_explorer_page_queryset")
+def owners_see_their_own_listings(parent_page, pages, request):
+    """In the page explorer an owner lists only their own properties (staff see all)."""
+    user = request.user
+    if _sees_everything(user) or not getattr(user, "is_owner", False):
+        return pages
+    other_owners_listings = PropertyPage.objects.exclude(owner=user).values("pk")
+    return pages.exclude(pk__in=other_owners_listings)

@@ -1,0 +1,156 @@
+"""Bookings API. See API.md "Bookings"."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.exceptions import ApplicationError
+from core.idempotency import idempotent
+from core.pagination import paginate, paginated_schema
+from core.phones import to_msisdn
+from reservations.selectors import (
+    booking_get_for_user,
+    booking_list_for_user,
+    booking_with_guests,
+)
+from reservations.services import MAX_CO_GUESTS, booking_cancel, booking_create
+
+MAX_INT = 2_147_483_647
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat the request with the same key (same user, within 24 h) to get the first response "
+    "again instead of a second booking.",
+)
+ERROR_RESPONSE = OpenApiResponse(description='{"detail", "code"} or field errors')
+
+
+class BookingGuestOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.CharField()
+    phone_number = serializers.CharField()
+    is_primary = serializers.BooleanField()
+    user = serializers.IntegerField(source="user_id", allow_null=True)
+
+
+class BookingOutputSerializer(serializers.Serializer):
+    """The booking object of API.md."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    property = serializers.IntegerField(source="property_id")
+    property_name = serializers.CharField(source="property.title")
+    check_in = serializers.DateField()
+    check_out = serializers.DateField()
+    nights = serializers.IntegerField()
+    status = serializers.CharField()
+    total_price = serializers.IntegerField()
+    amount_paid = serializers.IntegerField()
+    balance_due = serializers.IntegerField()
+    booking_date = serializers.DateTimeField()
+    hold_expires_at = serializers.DateTimeField(allow_null=True)
+    guests = BookingGuestOutputSerializer(many=True, source="guests.all")
+
+
+class BookingListCreateApi(APIView):
+    """GET: the caller's bookings (as primary guest or linked co-guest). POST: book a stay.
+
+    Two operations on one path (API.md fixes the path); each has its own method and serializers.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        class GuestSerializer(serializers.Serializer):
+            name = serializers.CharField(max_length=150)
+            email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+            phone_number = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+            def validate_phone_number(self, value):
+                if not value.strip():
+                    return ""
+                try:
+                    return to_msisdn(value)
+                except DjangoValidationError as error:
+                    raise serializers.ValidationError(error.messages) from error
+
+        property = serializers.IntegerField(min_value=1, max_value=MAX_INT)
+        check_in = serializers.DateField()
+        check_out = serializers.DateField()
+        guests = GuestSerializer(many=True, required=False, max_length=MAX_CO_GUESTS)
+
+    @extend_schema(
+        responses={200: paginated_schema(BookingOutputSerializer, name="PaginatedBookingList"), 401: ERROR_RESPONSE},
+        tags=["bookings"],
+    )
+    def get(self, request):
+        queryset = booking_with_guests(booking_list_for_user(user=request.user))
+        return paginate(queryset=queryset, request=request, view=self, serializer_class=BookingOutputSerializer)
+
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: BookingOutputSerializer,
+            400: ERROR_RESPONSE,
+            401: ERROR_RESPONSE,
+            409: OpenApiResponse(description="dates_unavailable, credit_score_too_low, idempotency_in_progress"),
+        },
+        tags=["bookings"],
+    )
+    def post(self, request):
+        return idempotent(request, scope="booking_create", handler=lambda: self._create(request))
+
+    def _create(self, request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        booking = booking_create(
+            user=request.user,
+            property_id=data["property"],
+            check_in=data["check_in"],
+            check_out=data["check_out"],
+            guests=[dict(guest) for guest in data.get("guests", [])],
+        )
+        return Response(BookingOutputSerializer(booking).data, status=status.HTTP_201_CREATED)
+
+
+class BookingDetailApi(APIView):
+    @extend_schema(
+        responses={200: BookingOutputSerializer, 401: ERROR_RESPONSE, 404: ERROR_RESPONSE}, tags=["bookings"]
+    )
+    def get(self, request, booking_id: int):
+        booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+        return Response(BookingOutputSerializer(booking).data)
+
+
+class BookingCancelApi(APIView):
+    """The guest who made the booking cancels it, while it holds no money (409 has_payments otherwise)."""
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: BookingOutputSerializer,
+            400: ERROR_RESPONSE,
+            401: ERROR_RESPONSE,
+            403: OpenApiResponse(description="not_primary_guest: co-guests cannot cancel"),
+            404: ERROR_RESPONSE,
+            409: OpenApiResponse(description="has_payments"),
+        },
+        tags=["bookings"],
+    )
+    def post(self, request, booking_id: int):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+        if booking.primary_guest_id != request.user.pk:
+            raise ApplicationError("Only the guest who made the booking can cancel it.", "not_primary_guest", 403)
+        booking_cancel(booking_id=booking.pk, actor=request.user, reason=serializer.validated_data.get("reason", ""))
+        booking = booking_get_for_user(user=request.user, booking_id=booking.pk)
+        return Response(BookingOutputSerializer(booking).data)

@@ -1,0 +1,151 @@
+"""Demo bookings for `seed_demo`: a few stays in each state, with the payment rows behind them.
+
+Idempotent: each booking has a fixed reference and is created only when missing.
+Rows are written directly (a past stay cannot go through booking_create); amount_paid
+and balance_due match the successful payment rows written with them, as the
+payment services would derive them. No notifications are sent for demo data.
+"""
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from reservations.models import Booking, BookingGuest
+
+ACHIENG = "guest.achieng@nexus.demo"
+BARAKA = "guest.baraka@nexus.demo"
+
+DEMO_BOOKINGS = [
+    # reference, listing slug, guest, co-guest emails, days from today, nights, paid share, status
+    {
+        "reference": "NXDEM2K7A",
+        "slug": "diani-beach-cottage",
+        "guest": ACHIENG,
+        "co_guests": [BARAKA],
+        "starts_in": 21,
+        "nights": 3,
+        "paid": 1.0,
+        "status": Booking.Status.CONFIRMED,
+    },
+    {
+        "reference": "NXDEM3K7B",
+        "slug": "lake-naivasha-cabin",
+        "guest": BARAKA,
+        "co_guests": [],
+        "starts_in": 10,
+        "nights": 2,
+        "paid": 0.3,
+        "status": Booking.Status.PROCESSING,
+    },
+    {
+        "reference": "NXDEM4K7C",
+        "slug": "milimani-lakeside-studio",
+        "guest": ACHIENG,
+        "co_guests": [],
+        "starts_in": -30,
+        "nights": 2,
+        "paid": 1.0,
+        "status": Booking.Status.CONFIRMED,
+    },
+    {
+        "reference": "NXDEM5K7D",
+        "slug": "nyali-ocean-view-flat",
+        "guest": BARAKA,
+        "co_guests": [],
+        "starts_in": 45,
+        "nights": 2,
+        "paid": 0.0,
+        "status": Booking.Status.CANCELED,
+    },
+]
+
+
+def _user(users: dict, email: str):
+    from accounts.models import User
+
+    return users.get(email) or User.objects.get(email__iexact=email)
+
+
+def seed_bookings(*, users: dict, properties: list) -> list[Booking]:
+    by_slug = {page.slug: page for page in properties}
+    bookings = []
+    for spec in DEMO_BOOKINGS:
+        existing = Booking.objects.filter(reference=spec["reference"]).first()
+        if existing is not None:
+            bookings.append(existing)
+            continue
+        property = by_slug.get(spec["slug"])
+        if property is None:
+            continue
+        try:
+            with transaction.atomic():
+                bookings.append(_create(spec=spec, property=property, users=users))
+        except IntegrityError:
+            # Someone already booked these nights on this database: the demo does without this one.
+            continue
+    return bookings
+
+
+def _create(*, spec: dict, property, users: dict) -> Booking:
+    from mpesa.models import Payment
+
+    guest = _user(users, spec["guest"])
+    co_guests = [_user(users, email) for email in spec["co_guests"]]
+    check_in = timezone.localdate() + dt.timedelta(days=spec["starts_in"])
+    total = spec["nights"] * property.price_per_night
+    paid = round(total * spec["paid"])
+    now = timezone.now()
+    booking = Booking.objects.create(
+        reference=spec["reference"],
+        property=property,
+        primary_guest=guest,
+        status=spec["status"],
+        check_in=check_in,
+        check_out=check_in + dt.timedelta(days=spec["nights"]),
+        nights=spec["nights"],
+        party_size=1 + len(co_guests),
+        price_per_night=property.price_per_night,
+        total_price=total,
+        amount_paid=paid,
+        balance_due=total - paid,
+        hold_expires_at=now + dt.timedelta(minutes=15) if spec["status"] == Booking.Status.PENDING else None,
+        canceled_at=now if spec["status"] == Booking.Status.CANCELED else None,
+        cancel_reason="Hold expired before payment" if spec["status"] == Booking.Status.CANCELED else "",
+    )
+    BookingGuest.objects.bulk_create(
+        [
+            BookingGuest(
+                booking=booking,
+                name=guest.name,
+                email=guest.email,
+                phone_number=str(guest.phone_number),
+                user=guest,
+                is_primary=True,
+            ),
+            *[
+                BookingGuest(booking=booking, name=co.name, email=co.email, phone_number=str(co.phone_number), user=co)
+                for co in co_guests
+            ],
+        ]
+    )
+    if paid:
+        phone = str(guest.phone_number).lstrip("+")
+        Payment.objects.create(
+            booking=booking,
+            kind=Payment.Kind.PAYMENT,
+            amount=paid,
+            received_amount=paid,
+            phone_number=phone,
+            received_phone=phone,
+            status=Payment.Status.SUCCESS,
+            initiated_by=guest,
+            merchant_request_id=f"DEMO-{spec['reference']}",
+            checkout_request_id=f"ws_CO_DEMO_{spec['reference']}",
+            mpesa_receipt_number=f"SDEMO{spec['reference'][-4:]}",
+            result_code="0",
+            result_desc="The service request is processed successfully.",
+            transaction_date=now,
+            sent_at=now,
+        )
+    return booking
