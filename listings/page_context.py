@@ -1,13 +1,346 @@
-"""Template context for the public pages. Reads only: every figure comes from selectors."""
+"""Template context for the public pages. Reads only: every figure comes from selectors.
+
+The templates only lay out what is computed here (quotes, calendar days, which
+photo goes where); availability comes from listings.selectors, the same
+selectors the API uses, so the site and the API can never disagree.
+
+Query counts stay constant however many listings or photos there are: one query
+for the page of results, one for their cover photos, one for those photos'
+renditions (Wagtail stores generated renditions in its table; prefetching them
+avoids one cache or database lookup per photo).
+"""
+
+import calendar
+import datetime as dt
+import functools
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from wagtail.images import get_image_model
+
+from listings.models import ListingIndexPage, PropertyGalleryImage
+from listings.selectors import property_list_available, property_unavailable_ranges
+from reservations.forms import BOOKING_DRAFT_SESSION_KEY, BookingRequestForm, co_guest_formset
+
+# Rendition specs: one list per place a photo appears. srcset lets the browser
+# pick the smallest file that fills the slot on a phone or a laptop.
+# fill-480x320 is also the API's thumbnail (listings.selectors.THUMBNAIL_SPEC): one
+# rendition file serves both.
+CARD_SPECS = ("fill-480x320", "fill-960x640")
+GALLERY_SPECS = ("fill-480x320", "fill-960x640", "fill-1440x960")
+# Header, gallery and details of a property page, cached between publishes (see property_fragments).
+PROPERTY_FRAGMENTS = {
+    "top": "listings/includes/property_top.html",
+    "details": "listings/includes/property_details.html",
+}
+# Templates the fragments are made of: their source is part of the cache key, so a
+# deploy that changes them never serves the old markup.
+PROPERTY_FRAGMENT_INCLUDES = ("listings/includes/gallery.html", "listings/includes/amenity_icon.html")
+FRAGMENT_TTL = 30 * 60
+RESULTS_PER_PAGE = 12
+FEATURED_COUNT = 6
+CALENDAR_MONTHS = 3
+MAX_SEARCH_GUESTS = 50
+
+
+class SearchForm(forms.Form):
+    """The search box on the home and listing pages (GET). Same filters as GET /api/properties/."""
+
+    location = forms.CharField(
+        label="Where", required=False, max_length=80,
+        widget=forms.TextInput(attrs={"placeholder": "Town or area, e.g. Diani", "autocomplete": "off"}),
+    )
+    check_in = forms.DateField(label="Check-in", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    check_out = forms.DateField(label="Check-out", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    guests = forms.IntegerField(
+        label="Guests", required=False, min_value=1, max_value=MAX_SEARCH_GUESTS,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": "1"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate().isoformat()
+        self.fields["check_in"].widget.attrs["min"] = today
+        self.fields["check_out"].widget.attrs["min"] = today
+
+    def clean(self):
+        cleaned = super().clean()
+        check_in, check_out = cleaned.get("check_in"), cleaned.get("check_out")
+        if check_in and check_in < timezone.localdate():
+            self.add_error("check_in", "Check-in can't be in the past.")
+        elif check_in and not check_out and "check_out" not in self.errors:
+            self.add_error("check_out", "Choose a check-out date too.")
+        elif check_out and not check_in and "check_in" not in self.errors:
+            self.add_error("check_in", "Choose a check-in date too.")
+        elif check_in and check_out and check_out <= check_in:
+            self.add_error("check_out", "Check-out must be after check-in.")
+        return cleaned
+
+    def filters(self) -> dict:
+        """The valid filters only: a mistake in one field doesn't throw away the others."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        filters = {}
+        if data.get("location"):
+            filters["location"] = data["location"].strip()
+        if data.get("guests"):
+            filters["guests"] = data["guests"]
+        if data.get("check_in") and data.get("check_out") and not ({"check_in", "check_out"} & set(self.errors)):
+            filters["check_in"] = data["check_in"]
+            filters["check_out"] = data["check_out"]
+        return filters
+
+
+@dataclass(frozen=True)
+class StayQuote:
+    check_in: dt.date
+    check_out: dt.date
+    nights: int
+    price_per_night: int
+    total: int
+
+
+def stay_quote(*, price_per_night: int, check_in: dt.date | None, check_out: dt.date | None) -> StayQuote | None:
+    """What a stay would cost, as booking_create will charge it: nights x price per night."""
+    if not check_in or not check_out or check_out <= check_in:
+        return None
+    nights = (check_out - check_in).days
+    return StayQuote(check_in, check_out, nights, price_per_night, nights * price_per_night)
+
+
+def with_cover_photo_ids(properties):
+    """Annotate `cover_image_id`, the first gallery photo, in the same query as the listings.
+
+    The selector's own prefetches (the whole gallery, amenities) are dropped: a card
+    shows one photo.
+    """
+    first_photo = (
+        PropertyGalleryImage.objects.filter(page=OuterRef("pk")).order_by("sort_order", "pk").values("image_id")[:1]
+    )
+    return properties.prefetch_related(None).annotate(cover_image_id=Subquery(first_photo))
+
+
+def attach_cover_photos(properties, specs=CARD_SPECS) -> list:
+    """Set `cover` on each listing: its image with the card renditions prefetched (two queries)."""
+    properties = list(properties)
+    image_ids = {p.cover_image_id for p in properties if p.cover_image_id}
+    images = {}
+    if image_ids:
+        images = {img.pk: img for img in get_image_model().objects.filter(pk__in=image_ids).prefetch_renditions(*specs)}
+    for prop in properties:
+        prop.cover = images.get(prop.cover_image_id)
+    return properties
+
+
+def _search_results_url(page) -> str:
+    if isinstance(page, ListingIndexPage):
+        return page.url
+    index = page.get_children().live().type(ListingIndexPage).first() if page else None
+    return index.url if index else "/stays/"
 
 
 def home_page_context(*, page, request) -> dict:
-    return {}
+    featured = with_cover_photo_ids(property_list_available()).order_by("-first_published_at", "-pk")[:FEATURED_COUNT]
+    return {
+        "search_form": SearchForm(),
+        "search_url": _search_results_url(page),
+        "featured": attach_cover_photos(featured),
+    }
 
 
 def listing_index_context(*, page, request) -> dict:
-    return {}
+    form = SearchForm(request.GET or None)
+    filters = form.filters()
+    results = with_cover_photo_ids(property_list_available(**filters))
+    paginator = Paginator(results, RESULTS_PER_PAGE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    listings = attach_cover_photos(page_obj.object_list)
+    for listing in listings:
+        listing.quote = stay_quote(
+            price_per_night=listing.price_per_night, check_in=filters.get("check_in"), check_out=filters.get("check_out")
+        )
+    query = request.GET.copy()
+    query.pop("page", None)
+    # Carry the search into each listing link, so its booking form starts filled in.
+    carry = {key: query[key] for key in ("check_in", "check_out", "guests") if key in filters and query.get(key)}
+    return {
+        "search_form": form,
+        "search_url": page.url,
+        "listings": listings,
+        "page_obj": page_obj,
+        "paginator": paginator,
+        "searched_dates": "check_in" in filters,
+        "filters": filters,
+        "page_query": query.urlencode(),
+        "listing_query": urlencode(carry),
+    }
+
+
+# --- Property page --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: dt.date
+    state: str  # "past" | "taken" | "free"
+
+    @property
+    def label(self) -> str:
+        words = {"past": "past", "taken": "booked", "free": "available"}[self.state]
+        return f"{self.date:%A %-d %B %Y}: {words}"
+
+
+def _calendar_bounds(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
+    start = today.replace(day=1)
+    year, month = start.year, start.month + months
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return start, dt.date(year, month, 1)
+
+
+def availability_calendar(*, ranges, today: dt.date, months: int = CALENDAR_MONTHS) -> list[dict]:
+    """The next `months` calendar months, each as weeks of days (None pads the first and last week).
+
+    `ranges` are the merged half-open taken ranges from property_unavailable_ranges.
+    """
+    start, end = _calendar_bounds(today, months)
+    taken: set[dt.date] = set()
+    for range_start, range_end in ranges:
+        day = max(range_start, start)
+        while day < min(range_end, end):
+            taken.add(day)
+            day += dt.timedelta(days=1)
+    cal = calendar.Calendar(firstweekday=0)
+    result = []
+    cursor = start
+    while cursor < end:
+        weeks = []
+        for week in cal.monthdatescalendar(cursor.year, cursor.month):
+            row = []
+            for day in week:
+                if day.month != cursor.month:
+                    row.append(None)
+                elif day < today:
+                    row.append(CalendarDay(day, "past"))
+                else:
+                    row.append(CalendarDay(day, "taken" if day in taken else "free"))
+            weeks.append(row)
+        result.append({"title": f"{cursor:%B %Y}", "weeks": weeks})
+        cursor = (cursor + dt.timedelta(days=32)).replace(day=1)
+    return result
+
+
+def _property_gallery(page) -> list:
+    """The photos in order, each image with its gallery renditions (two queries)."""
+    renditions = get_image_model().get_rendition_model().objects.filter(filter_spec__in=GALLERY_SPECS)
+    return list(
+        PropertyGalleryImage.objects.filter(page=page)
+        .order_by("sort_order", "pk")
+        .select_related("image")
+        .prefetch_related(Prefetch("image__renditions", queryset=renditions))
+    )
+
+
+def property_fragments(*, page, request) -> dict[str, str]:
+    """The parts of a property page that change only when it is published: the header
+    with the gallery, and the details (facts, description, amenities, host).
+
+    Rendered once and cached under the page's cache_key, which includes
+    last_published_at, so publishing shows the new version at once; read with a single
+    cache call. The calendar and booking form are never cached: they follow bookings
+    as they happen. FRAGMENT_TTL bounds how long an edit outside the page (an image's
+    alt text, the owner's name) takes to show.
+    """
+    def build() -> dict[str, str]:
+        context = {
+            "page": page,
+            "gallery": _property_gallery(page),
+            "amenities": list(page.amenities.all()),
+            "owner_name": page.owner.name if page.owner_id else "",
+        }
+        return {name: render_to_string(template, context) for name, template in PROPERTY_FRAGMENTS.items()}
+
+    if getattr(request, "is_preview", False):
+        return {name: mark_safe(html) for name, html in build().items()}
+    version = _fragment_templates_digest() if settings.DEBUG else _fragment_templates_digest_cached()
+    keys = {name: f"nexus:property:{page.pk}:{page.cache_key}:{version}:{name}" for name in PROPERTY_FRAGMENTS}
+    found = cache.get_many(list(keys.values()))
+    if len(found) < len(keys):
+        built = build()
+        cache.set_many({keys[name]: html for name, html in built.items()}, FRAGMENT_TTL)
+        found = {keys[name]: html for name, html in built.items()}
+    return {name: mark_safe(found[key]) for name, key in keys.items()}
+
+
+def _fragment_templates_digest() -> str:
+    sources = [
+        get_template(name).template.source
+        for name in (*PROPERTY_FRAGMENTS.values(), *PROPERTY_FRAGMENT_INCLUDES)
+    ]
+    return hashlib.md5("\0".join(sources).encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=1)
+def _fragment_templates_digest_cached() -> str:
+    return _fragment_templates_digest()
 
 
 def property_page_context(*, page, request) -> dict:
-    return {}
+    today = timezone.localdate()
+    # One read serves the calendar and the booking form's early warning, which looks
+    # a year ahead (the server still decides when the booking is made).
+    start, calendar_end = _calendar_bounds(today, CALENDAR_MONTHS)
+    ranges = property_unavailable_ranges(property=page, start=start, end=max(calendar_end, today + dt.timedelta(days=366)))
+    booking_form = BookingRequestForm(property=page, initial=_booking_initial(request, page))
+    guests = booking_form.initial.get("guests", 1)
+    coguests = co_guest_formset(initial=_co_guest_initial(request, page), rows=guests - 1)
+    quote = stay_quote(
+        price_per_night=page.price_per_night,
+        check_in=booking_form.initial.get("check_in"),
+        check_out=booking_form.initial.get("check_out"),
+    )
+    return {
+        "fragments": property_fragments(page=page, request=request),
+        "calendar_months": availability_calendar(ranges=ranges, today=today),
+        "unavailable_ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges if b > today],
+        "booking_form": booking_form,
+        "co_guest_formset": coguests,
+        "quote": quote,
+        "bookable": page.availability_status == page.AvailabilityStatus.AVAILABLE,
+        "booking_script_config": {
+            "pricePerNight": page.price_per_night,
+            "minNights": page.min_nights,
+            "maxGuests": page.max_guests,
+        },
+    }
+
+
+def _booking_initial(request, page) -> dict:
+    """Dates and party size carried from a search or a login redirect, if they make sense."""
+    initial: dict = {"guests": 1}
+    form = SearchForm(request.GET or None)
+    filters = form.filters()
+    if "check_in" in filters:
+        initial["check_in"] = filters["check_in"]
+        initial["check_out"] = filters["check_out"]
+    if filters.get("guests") and filters["guests"] <= page.max_guests:
+        initial["guests"] = filters["guests"]
+    return initial
+
+
+def _co_guest_initial(request, page) -> list[dict]:
+    """Co-guests typed before a login or sign-up interrupted the booking (kept in the session)."""
+    if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+        return []  # no session to read: spare the lookup
+    draft = request.session.get(BOOKING_DRAFT_SESSION_KEY) or {}
+    return list(draft.get("co_guests", [])) if draft.get("property") == page.pk else []

@@ -5,4 +5,11 @@ from reservations import views
 app_name = "reservations"
 urlpatterns = [
     path("", views.my_bookings, name="my_bookings"),
+    path("new/", views.booking_create, name="booking_create"),
+    path("<int:booking_id>/", views.booking_detail, name="booking_detail"),
+    path("<int:booking_id>/status/", views.booking_status, name="booking_status"),
+    path("<int:booking_id>/pay/", views.booking_pay, name="booking_pay"),
+    path("<int:booking_id>/cancel/", views.booking_cancel, name="booking_cancel"),
+    path("<int:booking_id>/guests/", views.booking_guest_add, name="booking_guest_add"),
+    path("<int:booking_id>/guests/<int:guest_id>/remove/", views.booking_guest_remove, name="booking_guest_remove"),
 ]

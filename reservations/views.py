@@ -1,10 +1,303 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""The guest's booking pages: make a booking from a property page, manage its
+guests, pay for it with M-Pesa and watch the payment land, list one's bookings.
 
-from reservations.selectors import booking_list_for_user
+Views translate between HTML forms and the services; every rule (availability,
+price, who may pay how much) is the services' and selectors'. Failures come back
+as plain words on the page, never as an error page.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework.exceptions import ValidationError as DrfValidationError
+
+from core.exceptions import ApplicationError
+from listings.selectors import property_get_public
+from mpesa.apis import BookingPaymentCreateApi
+from mpesa.selectors import payment_get_for_user
+from reservations import services
+from reservations.guest_services import booking_guest_remove as booking_guest_remove_service
+from reservations.guest_services import booking_payment_start
+from reservations.forms import (
+    BOOKING_DRAFT_SESSION_KEY,
+    CO_GUEST_PREFIX,
+    MAX_CO_GUEST_ROWS,
+    BookingRequestForm,
+    CoGuestAddForm,
+    PaymentForm,
+    co_guest_formset,
+)
+from reservations.selectors import booking_get_for_user, booking_list_for_user
+from reservations.site_context import (
+    booking_page_context,
+    booking_status_data,
+    my_bookings_context,
+    payment_progress,
+)
+
+DATES_TAKEN_MESSAGE = (
+    "Sorry, some of those nights have just been booked by someone else. "
+    "The calendar below shows what is still free: please choose other dates."
+)
+
+
+def _error_messages(error) -> dict[str, list[str]]:
+    """Field -> messages from a Django or DRF ValidationError ("__all__" for the rest)."""
+    if isinstance(error, DrfValidationError):
+        detail = error.detail
+        if isinstance(detail, dict):
+            return {key: _flatten(value) for key, value in detail.items()}
+        return {"__all__": _flatten(detail)}
+    if hasattr(error, "error_dict"):
+        return {key: [m for e in errs for m in e.messages] for key, errs in error.error_dict.items()}
+    return {"__all__": list(error.messages)}
+
+
+def _flatten(value) -> list[str]:
+    if isinstance(value, dict):
+        return [m for v in value.values() for m in _flatten(v)]
+    if isinstance(value, (list, tuple)):
+        return [m for v in value for m in _flatten(v)]
+    return [str(value)]
+
+
+def _add_errors(form, errors: dict[str, list[str]], *, field_map: dict | None = None) -> None:
+    field_map = field_map or {}
+    for key, texts in errors.items():
+        field = field_map.get(key, key)
+        for text in texts:
+            form.add_error(field if field in form.fields else None, text)
+
+
+# --- Booking a stay ----------------------------------------------------------------------
+
+
+@require_POST
+def booking_create(request):
+    """The booking box on a property page posts here."""
+    try:
+        property_id = int(request.POST.get("property", ""))
+    except ValueError:
+        raise Http404("No such property.") from None
+    page = property_get_public(property_id=property_id)
+
+    if not request.user.is_authenticated:
+        # Keep what they typed: the login/sign-up page sends them back to the filled-in form.
+        # Dates and party size travel in the URL; co-guests' names and contacts stay in
+        # the session (login keeps its data), out of URLs, logs and browser history.
+        carried = {key: request.POST[key] for key in ("check_in", "check_out", "guests") if request.POST.get(key)}
+        request.session[BOOKING_DRAFT_SESSION_KEY] = {"property": page.pk, "co_guests": _typed_co_guests(request.POST)}
+        back = f"{page.url}?{urlencode(carried)}#book"
+        messages.info(request, "Log in or create an account to book. We kept your dates.")
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': back})}")
+
+    form = BookingRequestForm(request.POST, property=page)
+    coguests = co_guest_formset(data=request.POST)
+    status = 400
+    if form.is_valid() and coguests.is_valid():
+        guests = [
+            {key: value for key, value in row.cleaned_data.items() if value} for row in coguests.forms
+        ]
+        if len(guests) != form.cleaned_data["guests"] - 1:
+            form.add_error(
+                None,
+                f"You chose {form.cleaned_data['guests']} guests: add the name of each person travelling with you.",
+            )
+        else:
+            try:
+                booking = services.booking_create(
+                    user=request.user,
+                    property_id=page.pk,
+                    check_in=form.cleaned_data["check_in"],
+                    check_out=form.cleaned_data["check_out"],
+                    guests=guests,
+                )
+            except ApplicationError as error:
+                status = error.status
+                form.add_error(None, DATES_TAKEN_MESSAGE if error.code == "dates_unavailable" else error.message)
+            except (DrfValidationError, DjangoValidationError) as error:
+                _add_errors(form, _error_messages(error), field_map={"property": None})
+            else:
+                request.session.pop(BOOKING_DRAFT_SESSION_KEY, None)
+                minutes = _hold_minutes(booking)
+                hold = f" We're holding these dates for {minutes} minutes." if minutes else ""
+                messages.success(request, f"Booking {booking.reference} created.{hold} Pay a deposit or the full amount to secure it.")
+                return redirect("reservations:booking_detail", booking_id=booking.pk)
+    return _render_property_with_form(request, page, form, coguests, status=status)
+
+
+def _typed_co_guests(data) -> list[dict]:
+    rows = []
+    for index in range(MAX_CO_GUEST_ROWS):
+        prefix = f"{CO_GUEST_PREFIX}-{index}-"
+        if prefix + "name" not in data:
+            break
+        rows.append({field: str(data.get(prefix + field, ""))[:150] for field in ("name", "email", "phone_number")})
+    return rows
+
+
+def _hold_minutes(booking) -> int | None:
+    if not booking.hold_expires_at:
+        return None
+    return max(round((booking.hold_expires_at - timezone.now()).total_seconds() / 60), 1)
+
+
+def _render_property_with_form(request, page, form, coguests, *, status: int):
+    """The property page again, with what the guest typed and why it was refused."""
+    rows = form.cleaned_data.get("guests") if hasattr(form, "cleaned_data") else None
+    if rows and coguests.total_form_count() != rows - 1:
+        # Party size changed without JavaScript: show one row per co-guest, keeping what was typed.
+        typed = [{k: f.data.get(f.add_prefix(k), "") for k in ("name", "email", "phone_number")} for f in coguests.forms]
+        coguests = co_guest_formset(initial=typed, rows=rows - 1)
+    context = page.get_context(request)
+    context.update({"booking_form": form, "co_guest_formset": coguests, "booking_failed": True})
+    return render(request, page.get_template(request), context, status=status)
+
+
+# --- One booking ---------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+def booking_detail(request, booking_id: int):
+    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    context = booking_page_context(request=request, booking=booking, shown_payment_id=request.GET.get("payment"))
+    return render(request, "reservations/booking_detail.html", context)
+
+
+@never_cache
+@login_required
+@require_GET
+def booking_status(request, booking_id: int):
+    """What the booking page's live panel polls: the booking's figures and, with
+    ?payment=<id>, where that payment has got to, in plain words."""
+    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    data = {"booking": booking_status_data(booking)}
+    payment_id = request.GET.get("payment")
+    if payment_id:
+        try:
+            payment = payment_get_for_user(user=request.user, payment_id=int(payment_id))
+        except (ValueError, Http404):
+            return JsonResponse({"detail": "No such payment.", "code": "not_found"}, status=404)
+        if payment.booking_id != booking.pk:
+            return JsonResponse({"detail": "No such payment.", "code": "not_found"}, status=404)
+        data["payment"] = payment_progress(payment)
+    return JsonResponse(data)
 
 
 @login_required
+@require_POST
+def booking_guest_add(request, booking_id: int):
+    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    form = CoGuestAddForm(request.POST, prefix="add")
+    if form.is_valid():
+        try:
+            guest = services.booking_guest_add(booking_id=booking.pk, actor=request.user, **form.cleaned_data)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        except (DrfValidationError, DjangoValidationError) as error:
+            _add_errors(form, _error_messages(error))
+        else:
+            messages.success(request, f"{guest.name} added to your booking.")
+            return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
+    context = booking_page_context(request=request, booking=booking, guest_form=form)
+    return render(request, "reservations/booking_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def booking_guest_remove(request, booking_id: int, guest_id: int):
+    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    try:
+        guest = booking_guest_remove_service(booking_id=booking.pk, guest_id=guest_id, actor=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{guest.name} removed from your booking.")
+    return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
+
+
+@login_required
+@require_POST
+def booking_cancel(request, booking_id: int):
+    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    try:
+        services.booking_cancel(booking_id=booking.pk, actor=request.user, reason="Cancelled by the guest")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Booking {booking.reference} is cancelled and the dates are released.")
+    return redirect("reservations:booking_detail", booking_id=booking.pk)
+
+
+@login_required
+@require_POST
+def booking_pay(request, booking_id: int):
+    """The pay form. The page's script posts it with `Accept: application/json` and follows
+    the payment live; without JavaScript it redirects back to the booking page.
+
+    Throttled like the payments API (per user and per phone), so the form is no way
+    around the limit on STK prompts.
+    """
+    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    form = PaymentForm(request.POST)
+    status = 400
+    code = "invalid"
+    if form.is_valid():
+        if _payment_throttled(request):
+            status, code = 429, "throttled"
+            form.add_error(None, "Too many payment requests in a short time. Please wait a minute and try again.")
+        else:
+            try:
+                payment = booking_payment_start(
+                    booking_id=booking.pk,
+                    user=request.user,
+                    phone_number=form.cleaned_data["phone_number"],
+                    amount=form.cleaned_data["amount"],
+                )
+            except ApplicationError as error:
+                status, code = error.status, error.code
+                form.add_error(None, error.message)
+            except (DrfValidationError, DjangoValidationError) as error:
+                _add_errors(form, _error_messages(error))
+            else:
+                if wants_json:
+                    booking.refresh_from_db()
+                    return JsonResponse(
+                        {"payment": payment_progress(payment), "booking": booking_status_data(booking)}, status=202
+                    )
+                url = reverse("reservations:booking_detail", args=[booking.pk])
+                return HttpResponseRedirect(f"{url}?{urlencode({'payment': payment.pk})}#pay")
+    if wants_json:
+        errors = {field: list(messages_) for field, messages_ in form.errors.items() if field != "__all__"}
+        detail = " ".join(form.non_field_errors()) or "Please correct the highlighted fields."
+        return JsonResponse({"detail": detail, "code": code, "errors": errors}, status=status)
+    booking.refresh_from_db()
+    context = booking_page_context(request=request, booking=booking, payment_form=form)
+    return render(request, "reservations/booking_detail.html", context, status=status)
+
+
+def _payment_throttled(request) -> bool:
+    """The payments API's own throttles (per user, per target phone), applied to the form."""
+    api = BookingPaymentCreateApi()
+    api.request, api.args, api.kwargs = request, (), {}
+    return any(not throttle.allow_request(request, api) for throttle in api.get_throttles())
+
+
+# --- My bookings -----------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
 def my_bookings(request):
     bookings = booking_list_for_user(user=request.user)
-    return render(request, "reservations/my_bookings.html", {"bookings": bookings})
+    return render(request, "reservations/my_bookings.html", my_bookings_context(bookings=bookings, today=timezone.localdate()))

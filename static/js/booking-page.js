@@ -1,0 +1,226 @@
+// Booking page: hold countdown, the pay form (posted to the site's pay view), and a live
+// panel that follows the payment from "check your phone" to paid or failed, while the
+// booking's status and balance update without a reload.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("booking-page-config").textContent);
+  var form = document.getElementById("pay-form");
+  var payArea = document.getElementById("pay-area");
+  var progress = document.getElementById("progress");
+  var retry = document.getElementById("retry-button");
+  var payButton = document.getElementById("pay-button");
+  var payErrors = document.getElementById("pay-errors");
+  var FAST = 1500, IDLE = 10000;
+  var timer = null;
+  var currentPayment = config.shownPaymentId;
+  var lastStatus = config.status;
+  var finished = { CONFIRMED: true, CANCELED: true };
+
+  function kes(n) { return "KES " + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function csrfToken() {
+    var input = document.querySelector("[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // --- Hold countdown -------------------------------------------------------------------
+  // Counts down from the server's figure (not the device clock), resynced on every poll.
+  var hold = document.getElementById("hold");
+  var holdDeadline = null;
+  var holdTimer = null;
+  function setHold(seconds) {
+    holdDeadline = seconds ? Date.now() + seconds * 1000 : null;
+    hold.hidden = !seconds;
+    clearTimeout(holdTimer);
+    tickHold();
+  }
+  function tickHold() {
+    if (holdDeadline === null) return;
+    var left = Math.max(Math.round((holdDeadline - Date.now()) / 1000), 0);
+    var countdown = document.getElementById("hold-countdown");
+    if (left > 0) {
+      var m = Math.floor(left / 60), s = left % 60;
+      countdown.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+      holdTimer = setTimeout(tickHold, 1000);
+    } else {
+      countdown.textContent = "0:00";
+      holdDeadline = null;
+      poll(0);
+    }
+  }
+  setHold(config.holdSecondsLeft);
+
+  // --- Booking figures ---------------------------------------------------------------------
+  function applyBooking(b) {
+    var badge = document.getElementById("status-badge");
+    badge.className = "badge badge-" + b.status;
+    badge.textContent = b.status_label;
+    badge.setAttribute("data-status", b.status);
+    document.getElementById("booking").setAttribute("data-status", b.status);
+    document.getElementById("status-notice").textContent = b.notice;
+    ["total_price", "amount_paid", "balance_due"].forEach(function (key) {
+      document.querySelectorAll('[data-field="' + key + '"]').forEach(function (el) { el.textContent = kes(b[key]); });
+    });
+    document.querySelectorAll('[data-field="max_payable"]').forEach(function (el) {
+      el.textContent = String(b.max_payable).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    });
+    var full = document.getElementById("full-balance-chip");
+    if (full) full.setAttribute("data-amount", b.max_payable);
+    if (form) {
+      var amount = form.querySelector("[name=amount]");
+      amount.max = b.max_payable || 1;
+      amount.min = b.min_payable || 1;
+      var help = document.getElementById("amount-help");
+      if (help) {
+        help.textContent = b.min_payable > 1
+          ? "At least " + kes(b.min_payable) + " (the deposit this place asks for), at most " + kes(b.max_payable) + "."
+          : "Any amount up to " + kes(b.max_payable) + ".";
+      }
+      var deposit = form.querySelector(".chip:not(#full-balance-chip)");
+      if (deposit && !b.deposit_amount) deposit.remove();
+    }
+    if (b.hold_seconds_left === null || Math.abs((holdDeadline || 0) - Date.now() - b.hold_seconds_left * 1000) > 3000) {
+      setHold(b.hold_seconds_left);
+    }
+    // Controls the services allow only before any payment (or while the booking is
+    // active) go away as soon as that stops being true, not on the next reload.
+    var unpaid = b.status === "PENDING" && b.amount_paid === 0 && b.in_flight_amount === 0;
+    document.querySelectorAll("[data-while-unpaid]").forEach(function (el) { el.hidden = !unpaid; });
+    var active = b.status !== "CANCELED";
+    document.querySelectorAll("[data-while-active]").forEach(function (el) { el.hidden = !active; });
+    if (b.status === "CONFIRMED") {
+      document.getElementById("paid-in-full-live").hidden = false;
+    }
+    lastStatus = b.status;
+    return b;
+  }
+
+  // --- The payment panel -----------------------------------------------------------------------
+  function showProgress(p, booking) {
+    progress.hidden = false;
+    progress.className = "progress-panel progress-" + p.phase;
+    progress.setAttribute("data-phase", p.phase);
+    document.getElementById("progress-title").textContent = p.title;
+    document.getElementById("progress-message").textContent = p.message;
+    var canPayAgain = booking ? booking.payable : true;
+    retry.hidden = !(p.final && p.phase !== "paid" && canPayAgain);
+    if (form) {
+      // While a prompt is out, the form stays hidden; once settled the guest can pay (the rest) again.
+      form.hidden = !p.final || !canPayAgain;
+      if (p.final && p.phase === "paid" && booking && booking.payable) {
+        form.querySelector("[name=amount]").value = booking.max_payable;
+      }
+    }
+  }
+
+  function poll(delay) {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, delay);
+  }
+
+  function refresh() {
+    var url = config.statusUrl + (currentPayment ? "?payment=" + encodeURIComponent(currentPayment) : "");
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r); })
+      .then(function (data) {
+        var b = applyBooking(data.booking);
+        if (data.payment) {
+          showProgress(data.payment, b);
+          if (data.payment.final) currentPayment = null;
+        } else if (form) {
+          form.hidden = !b.payable;
+        }
+        if (payArea) payArea.hidden = !b.payable && progress.hidden;
+        if (currentPayment) poll(FAST);
+        else if (!finished[b.status]) poll(IDLE);
+      })
+      .catch(function () { poll(currentPayment ? FAST * 2 : IDLE); });
+  }
+
+  // --- Paying ------------------------------------------------------------------------------
+  function clearErrors() {
+    payErrors.hidden = true;
+    payErrors.innerHTML = "";
+    form.querySelectorAll("[data-error-for]").forEach(function (el) { el.textContent = ""; });
+  }
+  function showError(text) {
+    var p = document.createElement("p");
+    p.textContent = text;
+    payErrors.appendChild(p);
+    payErrors.hidden = false;
+  }
+
+  function submitPayment() {
+    clearErrors();
+    var phone = form.querySelector("[name=phone_number]").value.trim();
+    var amount = parseInt(form.querySelector("[name=amount]").value, 10);
+    if (!phone) {
+      form.querySelector('[data-error-for="phone_number"]').textContent = "Enter the M-Pesa phone number to send the prompt to.";
+      return;
+    }
+    if (!(amount >= 1)) {
+      form.querySelector('[data-error-for="amount"]').textContent = "Enter an amount in whole shillings.";
+      return;
+    }
+    payButton.disabled = true;
+    retry.disabled = true;
+    // The site's pay view: it applies the payments API's throttles, and also puts back a
+    // booking that a failed payment cancelled (so "Try again" works).
+    fetch(form.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: new FormData(form)
+    })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (body) { return { status: r.status, body: body }; });
+      })
+      .then(function (res) {
+        var body = res.body || {};
+        if (res.status === 202 && body.payment) {
+          currentPayment = body.payment.id;
+          var b = applyBooking(body.booking);
+          form.hidden = true;
+          showProgress(body.payment, b);
+          poll(FAST);
+          return;
+        }
+        var errors = body.errors || {};
+        var fieldShown = false;
+        ["phone_number", "amount"].forEach(function (field) {
+          if (errors[field]) {
+            form.querySelector('[data-error-for="' + field + '"]').textContent = [].concat(errors[field]).join(" ");
+            fieldShown = true;
+          }
+        });
+        if (body.detail && !(fieldShown && body.code === "invalid")) showError(body.detail);
+        else if (!fieldShown) showError("Something went wrong sending the payment request. Nothing was charged; please try again.");
+        form.hidden = false;
+        progress.hidden = true;
+        poll(0);
+      })
+      .catch(function () {
+        showError("We couldn't reach Nexus. Check your internet connection and try again. Nothing was charged.");
+        form.hidden = false;
+      })
+      .then(function () { payButton.disabled = false; retry.disabled = false; });
+  }
+
+  if (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      submitPayment();
+    });
+    form.querySelectorAll(".chip").forEach(function (chip) {
+      chip.addEventListener("click", function () {
+        form.querySelector("[name=amount]").value = chip.getAttribute("data-amount");
+      });
+    });
+    retry.addEventListener("click", function () {
+      retry.hidden = true;
+      submitPayment();
+    });
+  }
+
+  if (currentPayment) poll(FAST);
+  else if (!finished[lastStatus]) poll(IDLE);
+})();
