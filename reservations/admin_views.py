@@ -1,0 +1,208 @@
+"""Bookings in the Wagtail admin: list, detail (guests, payments, balance, history) and staff cancel."""
+
+import django_filters
+from django import forms
+from django.contrib.admin.utils import quote
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.views.generic import FormView
+from wagtail.admin import messages
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
+from wagtail.admin.views.generic import WagtailAdminTemplateMixin
+from wagtail.admin.widgets.button import Button
+
+from accounts.selectors import user_can_view_id_photo
+from core.admin_views import ScopedIndexView, ScopedInspectView
+from core.exceptions import ApplicationError
+from core.permissions import (
+    booking_permission_policy,
+    payment_permission_policy,
+    properties_visible_to,
+)
+from core.selectors import audit_list_for_object
+from reservations.models import Booking
+from reservations.staff_services import booking_staff_cancel
+
+URL_NAMESPACE = "wagtailsnippets_reservations_booking"
+
+
+def booking_admin_url(name: str, booking_id: int) -> str:
+    return reverse(f"{URL_NAMESPACE}:{name}", args=(quote(booking_id),))
+
+
+class BookingFilterSet(WagtailFilterSet):
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=Booking.Status.choices, empty_label="All", widget=forms.RadioSelect
+    )
+    check_in = django_filters.DateFromToRangeFilter(label="Check-in", widget=DateRangePickerWidget)
+    booking_date = django_filters.DateFromToRangeFilter(label="Booked on", widget=DateRangePickerWidget)
+    property = django_filters.ModelChoiceFilter(
+        label="Property",
+        field_name="property",
+        empty_label="All properties",
+        queryset=lambda request: properties_visible_to(request.user).order_by("title"),
+    )
+
+    class Meta:
+        model = Booking
+        fields = ["status", "check_in", "booking_date", "property"]
+
+
+def booking_columns(*, title_column) -> list:
+    return [
+        title_column,
+        Column("property", label="Property", accessor="property.title", sort_key="property__title"),
+        Column("guest", label="Primary guest", accessor="primary_guest.name"),
+        DateColumn("check_in", label="Check-in", sort_key="check_in"),
+        DateColumn("check_out", label="Check-out", sort_key="check_out"),
+        Column("nights", label="Nights", sort_key="nights"),
+        StatusTagColumn(
+            "status",
+            label="Status",
+            accessor="get_status_display",
+            primary=lambda b: b.status == Booking.Status.CONFIRMED,
+            sort_key="status",
+        ),
+        Column("total_price", label="Total (KES)", sort_key="total_price"),
+        Column("amount_paid", label="Paid (KES)", sort_key="amount_paid"),
+        Column("balance_due", label="Balance (KES)", sort_key="balance_due"),
+        DateColumn("booking_date", label="Booked", sort_key="booking_date"),
+    ]
+
+
+class BookingIndexView(ScopedIndexView):
+    @cached_property
+    def columns(self):
+        title = self._get_title_column_class(TitleColumn)(
+            "reference", label="Reference", get_url=self.get_inspect_url, sort_key="reference"
+        )
+        return booking_columns(title_column=title)
+
+    def get_list_more_buttons(self, instance):
+        return super().get_list_more_buttons(instance) + booking_action_buttons(self.request.user, instance)
+
+
+def booking_action_buttons(user, booking: Booking) -> list[Button]:
+    if booking.status != Booking.Status.CANCELED and booking_permission_policy.user_has_permission(user, "cancel"):
+        return [Button("Cancel booking", url=booking_admin_url("cancel", booking.pk), icon_name="cross", priority=40)]
+    return []
+
+
+class BookingInspectView(ScopedInspectView):
+    template_name = "backoffice/booking_inspect.html"
+
+    def get_object(self, queryset=None):
+        booking = super().get_object(queryset)
+        return Booking.objects.select_related("property__owner", "primary_guest").get(pk=booking.pk)
+
+    def get_page_subtitle(self):
+        return f"{self.object.reference} · {self.object.property.title}"
+
+    def get_header_more_buttons(self):
+        return sorted(booking_action_buttons(self.request.user, self.object))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        booking = self.object
+        viewer = self.request.user
+        guests = []
+        for guest in booking.guests.select_related("user"):
+            photo_url = ""
+            if guest.user and guest.user.id_photo and user_can_view_id_photo(viewer=viewer, subject=guest.user):
+                photo_url = reverse("accounts:id_photo", args=(guest.user.pk,))
+            guests.append(
+                {
+                    "guest": guest,
+                    "credit_score": guest.user.credit_score if guest.user else None,
+                    "id_photo_url": photo_url,
+                }
+            )
+        payments = []
+        for payment in booking.payments.select_related("initiated_by").order_by("created_at", "pk"):
+            can_open = payment_permission_policy.user_has_permission_for_instance(viewer, "view", payment)
+            payments.append(
+                {
+                    "payment": payment,
+                    "url": reverse("wagtailsnippets_mpesa_payment:inspect", args=(quote(payment.pk),))
+                    if can_open
+                    else "",
+                }
+            )
+        context.update(
+            {
+                "booking": booking,
+                "guests": guests,
+                "payments": payments,
+                "audit_entries": list(audit_list_for_object(booking)[:100]),
+                "action_buttons": booking_action_buttons(viewer, booking),
+            }
+        )
+        return context
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=150,
+        help_text="Shown to the guest in the cancellation email.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class BookingCancelView(WagtailAdminTemplateMixin, FormView):
+    """Staff cancel: successful payments are flagged for refund (reservations.staff_services)."""
+
+    template_name = "backoffice/action_form.html"
+    form_class = CancelForm
+    page_title = "Cancel booking"
+    header_icon = "cross"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.booking = booking_permission_policy.get_instance_for_user_or_404(
+            request.user, "cancel", kwargs["pk"], queryset=Booking.objects.select_related("property", "primary_guest")
+        )
+
+    def get_inspect_url(self):
+        return booking_admin_url("inspect", self.booking.pk)
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse(f"{URL_NAMESPACE}:list"), "label": "Bookings"},
+            {"url": self.get_inspect_url(), "label": self.booking.reference},
+            {"url": "", "label": self.page_title},
+        ]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        b = self.booking
+        context.update(
+            {
+                "object": b,
+                "cancel_url": self.get_inspect_url(),
+                "submit_label": "Cancel booking",
+                "summary": [
+                    ("Booking", b.reference),
+                    ("Property", b.property.title),
+                    ("Guest", b.primary_guest.name),
+                    ("Stay", f"{b.check_in:%d %b %Y} to {b.check_out:%d %b %Y}"),
+                    ("Status", b.get_status_display()),
+                    ("Paid (KES)", b.amount_paid),
+                    ("After cancelling", "Every successful payment is flagged for refund."),
+                ],
+            }
+        )
+        return context
+
+    def form_valid(self, form):
+        try:
+            booking_staff_cancel(
+                booking_id=self.booking.pk, actor=self.request.user, reason=form.cleaned_data["reason"]
+            )
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Booking {self.booking.reference} cancelled.")
+        return HttpResponseRedirect(self.get_inspect_url())

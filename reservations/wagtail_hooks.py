@@ -1,0 +1,58 @@
+from django.urls import path, reverse
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+from wagtail.snippets.models import register_snippet
+
+from core.admin_views import ScopedSnippetViewSet
+from core.permissions import booking_permission_policy
+from reservations import admin_views
+from reservations.models import Booking
+from reservations.reports import BookingsReportView
+
+
+class BookingViewSet(ScopedSnippetViewSet):
+    model = Booking
+    icon = "calendar-alt"
+    menu_label = "Bookings"
+    menu_name = "bookings"
+    menu_order = 200
+    index_view_class = admin_views.BookingIndexView
+    inspect_view_class = admin_views.BookingInspectView
+    filterset_class = admin_views.BookingFilterSet
+    search_fields = ["reference", "primary_guest__name", "primary_guest__email", "property__title"]
+    ordering = "-booking_date"
+    list_per_page = 50
+    list_select_related = ("property", "primary_guest")
+    list_export = BookingsReportView.list_export
+    export_headings = BookingsReportView.export_headings
+    export_filename = "bookings"
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("cancel/<int:pk>/", admin_views.BookingCancelView.as_view(), name="cancel"),
+        ]
+
+
+register_snippet(BookingViewSet)
+
+
+class _PolicyMenuItem(MenuItem):
+    def is_shown(self, request):
+        return booking_permission_policy.user_has_permission(request.user, "view")
+
+
+@hooks.register("register_admin_urls")
+def register_booking_report_urls():
+    return [
+        path("reports/bookings/", BookingsReportView.as_view(), name="nexus_bookings_report"),
+        path(
+            "reports/bookings/results/",
+            BookingsReportView.as_view(results_only=True),
+            name="nexus_bookings_report_results",
+        ),
+    ]
+
+
+@hooks.register("register_reports_menu_item")
+def register_booking_report_menu_item():
+    return _PolicyMenuItem("Bookings", reverse("nexus_bookings_report"), icon_name="calendar-alt", order=90)
