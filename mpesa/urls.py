@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from mpesa import views
 
 app_name = "mpesa"
-urlpatterns: list = []
+urlpatterns = [
+    path("callback/<str:token>/", views.stk_callback, name="callback"),
+]
