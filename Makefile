@@ -34,8 +34,10 @@ run: migrate
 	wait
 
 # The whole suite. SQLite unless DATABASE_URL points at PostgreSQL.
+# Two xdist workers (the machine has 2 cores); each gets its own test database.
+PYTEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

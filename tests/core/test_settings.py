@@ -16,7 +16,8 @@ PRODUCTION_ENV = {
 
 
 def _manage(*args, env_overrides):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPESA_", "DJANGO_SETTINGS"))}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never has it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPESA_", "DJANGO_"))}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
