@@ -458,10 +458,28 @@ def _transaction_date(value) -> dt.datetime:
         raise CallbackInvalid("TransactionDate must be YYYYMMDDHHmmss") from error
 
 
+def _contains_nul(value) -> bool:
+    """JSON may carry U+0000, which PostgreSQL can store neither in text nor in jsonb.
+    Daraja never sends it, so a body containing one is refused whole."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 def parse_stk_callback(body) -> StkCallback:
     """Validate Daraja's STK callback strictly; metadata items are read by Name, never position."""
     if not isinstance(body, dict) or not isinstance(body.get("Body"), dict):
         raise CallbackInvalid("not an STK callback: no Body")
+    try:
+        has_nul = _contains_nul(body)
+    except RecursionError:
+        raise CallbackInvalid("the body is nested too deeply") from None
+    if has_nul:
+        raise CallbackInvalid("the body contains a NUL character")
     callback = body["Body"].get("stkCallback")
     if not isinstance(callback, dict):
         raise CallbackInvalid("not an STK callback: no Body.stkCallback")
