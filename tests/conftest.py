@@ -38,3 +38,21 @@ def site_tree(db):
 
     home, index = ensure_site_tree()
     return index
+
+
+# Figures a test records with record_property("summary", text) (the scale-out proof's counts)
+# are printed at the end of the run: test output is captured, and xdist workers' output is
+# not shown at all, but their reports reach this process.
+_recorded_summaries: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        _recorded_summaries.extend(value for name, value in report.user_properties if name == "summary")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _recorded_summaries:
+        terminalreporter.section("recorded summaries")
+        for summary in _recorded_summaries:
+            terminalreporter.write_line(summary)
