@@ -52,7 +52,7 @@ def start_gunicorn(
     url = f"http://127.0.0.1:{port}{ready_path}"
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn on port {port} exited with {process.returncode} (log: {log_path})")
+            raise RuntimeError(f"gunicorn on port {port} exited with {process.returncode}:\n{_tail(log_path)}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
@@ -61,8 +61,16 @@ def start_gunicorn(
             pass
         if time.monotonic() > deadline:
             stop_process(process)
-            raise RuntimeError(f"gunicorn on port {port} not ready after {timeout}s (log: {log_path})")
+            raise RuntimeError(f"gunicorn on port {port} not ready after {timeout}s:\n{_tail(log_path)}")
         time.sleep(0.2)
+
+
+def _tail(log_path, size: int = 3000) -> str:
+    """The end of the server's log: the bench deletes its directory, so show it in the error."""
+    try:
+        return Path(log_path).read_text(errors="replace")[-size:] if log_path else "(no log)"
+    except OSError:
+        return "(no log)"
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:

@@ -52,3 +52,21 @@ def notification_send(event: str, booking_id: int, payment_id: int | None = None
         return 0
     logger.info("notification sent key=%s to=%d", key, len(recipients))
     return len(recipients)
+
+
+def notifications_send(events: list) -> int:
+    """The task core.notifications enqueues: every (event, booking_id, payment_id) of one transaction.
+
+    Each is sent independently; if any fails the task raises after trying the rest, so
+    django-q2 retries it and the SentNotification keys keep the sent ones from repeating.
+    """
+    sent, failures = 0, []
+    for event, booking_id, payment_id in events:
+        try:
+            sent += notification_send(event, booking_id, payment_id)
+        except Exception as error:  # noqa: BLE001 - one bad email must not stop the others
+            logger.exception("notification failed event=%s booking_id=%s", event, booking_id)
+            failures.append(error)
+    if failures:
+        raise failures[0]
+    return sent

@@ -28,9 +28,9 @@ from django.utils import timezone
 
 from accounts import credit
 from core.exceptions import ApplicationError
-from core.notifications import notify
+from core.notifications import collected, notify
 from core.phones import to_msisdn
-from core.services import audit_record
+from core.services import audit_batch, audit_record
 from mpesa import client as daraja
 from mpesa.models import Payment
 from reservations.models import Booking
@@ -417,12 +417,11 @@ def _apply_success(
         payment.flag_reason = "; ".join(flag_reasons)[:255]
         fields += ["flagged", "flag_reason"]
     try:
-        with transaction.atomic():
-            payment.save(update_fields=fields)
-    except IntegrityError:
-        # The unique receipt: this receipt is already recorded on another payment.
-        payment.refresh_from_db()
-        return _flag_receipt_reuse(payment=payment, receipt=receipt, raw=raw, source=source)
+        payment.save(update_fields=fields)
+    except IntegrityError as error:
+        # The unique receipt: it is already recorded on another payment. No savepoint on the
+        # common path: the caller rolls back and flags the payment in a new transaction.
+        raise ReceiptAlreadyRecorded(receipt) from error
 
     restored = None
     if booking.status == Booking.Status.CANCELED:
@@ -459,6 +458,10 @@ def _apply_success(
         payment.flagged,
     )
     return True
+
+
+class ReceiptAlreadyRecorded(Exception):
+    """A success carried an M-Pesa receipt that another payment already holds (unique)."""
 
 
 def _flag_receipt_reuse(*, payment: Payment, receipt: str, raw, source: str) -> bool:
@@ -559,7 +562,20 @@ def payment_apply_callback(*, body: dict) -> Payment | None:
         )
         return None
     payment_id, booking_id = found
-    with transaction.atomic():
+    try:
+        return _apply_callback_locked(
+            parsed=parsed, body=body, payment_id=payment_id, booking_id=booking_id, adopted=adopted
+        )
+    except ReceiptAlreadyRecorded:
+        with transaction.atomic():
+            _, payment = _lock(payment_id, booking_id)
+            _flag_receipt_reuse(payment=payment, receipt=parsed.receipt_number, raw=body, source="callback")
+        return payment
+
+
+def _apply_callback_locked(*, parsed, body: dict, payment_id: int, booking_id: int, adopted: bool) -> Payment:
+    # One INSERT for the audit entries and one task for the emails, both in this transaction.
+    with transaction.atomic(), audit_batch(), collected():
         booking, payment = _lock(payment_id, booking_id)
         flag_reasons = []
         if adopted:
@@ -625,7 +641,7 @@ def payment_query_and_settle(*, payment_id: int) -> Payment:
     if payment.status != Payment.Status.PENDING or not payment.checkout_request_id:
         return payment
     result = daraja.DarajaClient().stk_query(payment.checkout_request_id)
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch(), collected():
         booking, payment = _lock(payment.pk, payment.booking_id)
         if payment.status != Payment.Status.PENDING:
             return payment

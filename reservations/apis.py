@@ -38,8 +38,20 @@ class BookingGuestOutputSerializer(serializers.Serializer):
     user = serializers.IntegerField(source="user_id", allow_null=True)
 
 
+# One instance of each formatting field, shared: building a serializer's fields (DRF
+# deep-copies every declared field per serializer) cost more than a booking's whole
+# representation, and every booking answer pays it.
+_DATE = serializers.DateField()
+_DATETIME = serializers.DateTimeField()
+
+
 class BookingOutputSerializer(serializers.Serializer):
-    """The booking object of API.md."""
+    """The booking object of API.md.
+
+    The declared fields are the contract (the OpenAPI schema is generated from them);
+    to_representation writes the same thing by hand, because it runs for every booking the
+    API returns. tests/reservations/test_apis.py checks that both agree.
+    """
 
     id = serializers.IntegerField()
     reference = serializers.CharField()
@@ -55,6 +67,41 @@ class BookingOutputSerializer(serializers.Serializer):
     booking_date = serializers.DateTimeField()
     hold_expires_at = serializers.DateTimeField(allow_null=True)
     guests = BookingGuestOutputSerializer(many=True, source="guests.all")
+
+    def to_representation(self, booking):
+        # A booking just created carries its listing's title and the guest rows it wrote
+        # (booking_create); others read them, prefetched in display order by booking_with_guests.
+        title = getattr(booking, "property_title", None)
+        guests = getattr(booking, "guest_rows", None)
+        if guests is None:
+            guests = booking.guests.all()
+        return {
+            "id": booking.pk,
+            "reference": booking.reference,
+            "property": booking.property_id,
+            "property_name": title if title is not None else booking.property.title,
+            "check_in": _DATE.to_representation(booking.check_in),
+            "check_out": _DATE.to_representation(booking.check_out),
+            "nights": booking.nights,
+            "status": booking.status,
+            "total_price": booking.total_price,
+            "amount_paid": booking.amount_paid,
+            "balance_due": booking.balance_due,
+            "booking_date": _DATETIME.to_representation(booking.booking_date),
+            "hold_expires_at": (
+                _DATETIME.to_representation(booking.hold_expires_at) if booking.hold_expires_at else None
+            ),
+            "guests": [
+                {
+                    "name": guest.name,
+                    "email": guest.email,
+                    "phone_number": guest.phone_number,
+                    "is_primary": guest.is_primary,
+                    "user": guest.user_id,
+                }
+                for guest in guests
+            ],
+        }
 
 
 class BookingListCreateApi(APIView):

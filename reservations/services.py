@@ -16,7 +16,7 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts import credit
@@ -121,26 +121,33 @@ def _co_guest_rows(*, booking: Booking, primary: User, co_guests: list[dict]) ->
     return rows
 
 
-def _insert_booking(booking: Booking) -> Booking:
-    """Insert with a fresh reference, retrying on the (rare) reference collision.
+class _ReferenceTaken(Exception):
+    """The random reference collided with an existing booking's: the transaction is retried."""
 
-    Each attempt runs in a savepoint so a refused insert leaves the transaction usable.
-    """
-    for _ in range(REFERENCE_ATTEMPTS):
-        booking.reference = booking_reference_new()
-        try:
-            with transaction.atomic():
-                booking.save(force_insert=True)
-        except IntegrityError as error:
-            booking.pk = None
-            if _is_overlap_violation(error):
-                raise _dates_unavailable() from error
-            if Booking.objects.filter(reference=booking.reference).exists():
-                logger.info("booking reference collision reference=%s", booking.reference)
-                continue
-            raise
-        return booking
-    raise ApplicationError("Could not allocate a booking reference; please try again.", "reference_unavailable", 503)
+
+def _is_reference_collision(error: IntegrityError) -> bool:
+    cause = error.__cause__
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)  # PostgreSQL
+    if constraint is not None:
+        return "reference" in constraint
+    return "reservations_booking.reference" in str(error)  # SQLite names the column
+
+
+def _insert_booking(booking: Booking) -> Booking:
+    """Insert with a fresh reference. No savepoint: an overlap ends the transaction with 409
+    anyway, and a reference collision (about 1 in 10^6 at a million bookings) restarts it."""
+    booking.reference = booking_reference_new()
+    try:
+        booking.save(force_insert=True)
+    except IntegrityError as error:
+        booking.pk = None
+        if _is_overlap_violation(error):
+            raise _dates_unavailable() from error
+        if _is_reference_collision(error):
+            logger.info("booking reference collision reference=%s", booking.reference)
+            raise _ReferenceTaken from error
+        raise
+    return booking
 
 
 def booking_create(*, user, property_id: int, check_in: dt.date, check_out: dt.date, guests: list[dict]) -> Booking:
@@ -152,97 +159,109 @@ def booking_create(*, user, property_id: int, check_in: dt.date, check_out: dt.d
     co-guest without a name or with a bad phone.
     409 dates_unavailable: a night overlaps an active booking or a blocked period.
     409 credit_score_too_low: the listing sets a minimum credit score above the guest's.
-    """
-    from listings.models import PropertyPage
-    from listings.selectors import (
-        active_bookings_overlapping,
-        blocked_periods_overlapping,
-        property_live_queryset,
-    )
 
+    The returned booking carries its guests in `guest_rows` (primary first) and its
+    listing's title in `property_title`, so the answer needs no second read.
+    """
     co_guests = _normalise_co_guests(guests)
+    for _ in range(REFERENCE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _booking_create_in_transaction(
+                    user=user, property_id=property_id, check_in=check_in, check_out=check_out, co_guests=co_guests
+                )
+        except _ReferenceTaken:
+            continue
+    raise ApplicationError("Could not allocate a booking reference; please try again.", "reference_unavailable", 503)
+
+
+def _booking_create_in_transaction(
+    *, user, property_id: int, check_in: dt.date, check_out: dt.date, co_guests: list[dict]
+) -> Booking:
+    from listings.models import PropertyPage
+    from reservations.selectors import property_booking_terms
+
     party_size = 1 + len(co_guests)
     nights = (check_out - check_in).days
-
-    # The write lock (SQLite) is taken here, so everything below, from the property's
-    # status to the overlap check, is read with no other booking being written.
-    with transaction.atomic():
-        property = property_live_queryset(property_id=property_id).first()
-        errors: dict[str, list[str]] = {}
-        if property is None:
-            errors["property"] = ["There is no published property with this id."]
-        elif property.availability_status != PropertyPage.AvailabilityStatus.AVAILABLE:
-            errors["property"] = ["This property is not taking bookings at the moment."]
-        if check_in < timezone.localdate():
-            errors["check_in"] = ["Check-in cannot be in the past."]
-        if nights < 1:
-            errors["check_out"] = ["Check-out must be after check-in."]
-        elif nights > MAX_NIGHTS:
-            errors["check_out"] = [f"A stay can be at most {MAX_NIGHTS} nights."]
-        elif property is not None and nights < property.min_nights:
-            errors["check_out"] = [f"This property takes stays of at least {property.min_nights} nights."]
-        if property is not None and party_size > property.max_guests:
-            errors["guests"] = [
-                (
-                    f"This property sleeps at most {property.max_guests} guests; your party is {party_size} "
-                    "(you plus your co-guests)."
-                )
-            ]
-        if property is not None and "check_out" not in errors and nights * property.price_per_night > MAX_TOTAL_PRICE:
-            errors["check_out"] = ["This stay is too long to book in one go."]
-        if errors:
-            raise ValidationError(errors)
-        if property.min_credit_score is not None and user.credit_score < property.min_credit_score:
-            raise ApplicationError(
-                "This listing asks for a higher credit score than your account has.", "credit_score_too_low", 409
+    # One query: the listing's terms and whether the nights are blocked or taken. On SQLite
+    # the transaction already holds the write lock, so the answer cannot change before the
+    # insert; on PostgreSQL the exclusion constraint decides a race, this gives the clear error.
+    terms = property_booking_terms(property_id=property_id, check_in=check_in, check_out=check_out)
+    errors: dict[str, list[str]] = {}
+    if terms is None:
+        errors["property"] = ["There is no published property with this id."]
+    elif terms.availability_status != PropertyPage.AvailabilityStatus.AVAILABLE:
+        errors["property"] = ["This property is not taking bookings at the moment."]
+    if check_in < timezone.localdate():
+        errors["check_in"] = ["Check-in cannot be in the past."]
+    if nights < 1:
+        errors["check_out"] = ["Check-out must be after check-in."]
+    elif nights > MAX_NIGHTS:
+        errors["check_out"] = [f"A stay can be at most {MAX_NIGHTS} nights."]
+    elif terms is not None and nights < terms.min_nights:
+        errors["check_out"] = [f"This property takes stays of at least {terms.min_nights} nights."]
+    if terms is not None and party_size > terms.max_guests:
+        errors["guests"] = [
+            (
+                f"This property sleeps at most {terms.max_guests} guests; your party is {party_size} "
+                "(you plus your co-guests)."
             )
+        ]
+    if terms is not None and "check_out" not in errors and nights * terms.price_per_night > MAX_TOTAL_PRICE:
+        errors["check_out"] = ["This stay is too long to book in one go."]
+    if errors:
+        raise ValidationError(errors)
+    if terms.min_credit_score is not None and user.credit_score < terms.min_credit_score:
+        raise ApplicationError(
+            "This listing asks for a higher credit score than your account has.", "credit_score_too_low", 409
+        )
+    if terms.nights_blocked or terms.nights_taken:
+        raise _dates_unavailable()
 
-        if blocked_periods_overlapping(property_id=property.pk, check_in=check_in, check_out=check_out).exists():
-            raise _dates_unavailable()
-        if active_bookings_overlapping(property_id=property.pk, check_in=check_in, check_out=check_out).exists():
-            raise _dates_unavailable()
-
-        total = nights * property.price_per_night
-        booking = _insert_booking(
-            Booking(
-                property=property,
-                primary_guest=user,
-                status=Booking.Status.PENDING,
-                check_in=check_in,
-                check_out=check_out,
-                nights=nights,
-                party_size=party_size,
-                price_per_night=property.price_per_night,
-                total_price=total,
-                amount_paid=0,
-                balance_due=total,
-                hold_expires_at=timezone.now() + dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
-            )
+    total = nights * terms.price_per_night
+    booking = _insert_booking(
+        Booking(
+            property_id=terms.property_id,
+            primary_guest=user,
+            status=Booking.Status.PENDING,
+            check_in=check_in,
+            check_out=check_out,
+            nights=nights,
+            party_size=party_size,
+            price_per_night=terms.price_per_night,
+            total_price=total,
+            amount_paid=0,
+            balance_due=total,
+            hold_expires_at=timezone.now() + dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
         )
-        primary = BookingGuest(
-            booking=booking,
-            user=user,
-            is_primary=True,
-            name=user.name or user.email,
-            email=user.email,
-            phone_number=str(user.phone_number) if user.phone_number else "",
-        )
-        BookingGuest.objects.bulk_create([primary, *_co_guest_rows(booking=booking, primary=user, co_guests=co_guests)])
-        audit_record(
-            obj=booking,
-            action="booking.created",
-            actor=user,
-            summary=f"{booking.reference} {property.title} {check_in:%Y-%m-%d}..{check_out:%Y-%m-%d}",
-            after={
-                **_snapshot(booking),
-                "property": property.pk,
-                "check_in": check_in.isoformat(),
-                "check_out": check_out.isoformat(),
-                "total_price": total,
-                "party_size": party_size,
-            },
-        )
-        notify("booking_created", booking_id=booking.pk)
+    )
+    primary = BookingGuest(
+        booking=booking,
+        user=user,
+        is_primary=True,
+        name=user.name or user.email,
+        email=user.email,
+        phone_number=str(user.phone_number) if user.phone_number else "",
+    )
+    booking.guest_rows = BookingGuest.objects.bulk_create(
+        [primary, *_co_guest_rows(booking=booking, primary=user, co_guests=co_guests)]
+    )
+    audit_record(
+        obj=booking,
+        action="booking.created",
+        actor=user,
+        summary=f"{booking.reference} {terms.title} {check_in:%Y-%m-%d}..{check_out:%Y-%m-%d}",
+        after={
+            **_snapshot(booking),
+            "property": terms.property_id,
+            "check_in": check_in.isoformat(),
+            "check_out": check_out.isoformat(),
+            "total_price": total,
+            "party_size": party_size,
+        },
+    )
+    notify("booking_created", booking_id=booking.pk)
+    booking.property_title = terms.title  # for the answer, without loading the page
     return booking
 
 
@@ -275,11 +294,17 @@ def booking_guest_add(*, booking_id: int, actor, name: str, email: str = "", pho
 
 def _money_held(booking: Booking) -> int:
     """Shillings the booking holds, from the payment rows: successful payments minus refunds."""
-    totals = booking.payments.filter(status="SUCCESS").aggregate(
-        paid=Sum("received_amount", filter=Q(kind="PAYMENT")),
-        refunded=Sum("amount", filter=Q(kind="REFUND")),
-    )
-    return (totals["paid"] or 0) - (totals["refunded"] or 0)
+    # Summed here rather than with SUM() FILTER: a booking has a handful of payments, and
+    # building the aggregate query cost more than the rows (every callback runs this).
+    held = 0
+    for kind, received, amount in booking.payments.filter(status="SUCCESS").values_list(
+        "kind", "received_amount", "amount"
+    ):
+        if kind == "PAYMENT":
+            held += received or 0
+        elif kind == "REFUND":
+            held -= amount
+    return held
 
 
 def _payment_in_flight(booking: Booking) -> bool:

@@ -1,4 +1,6 @@
-"""The real background path: commit -> on_commit enqueue -> django-q2 -> effect."""
+"""The real background path: the task row commits with the change -> django-q2 -> effect."""
+
+import threading
 
 import pytest
 from django.core import mail
@@ -6,7 +8,7 @@ from django.db import transaction
 from django_q.conf import Conf
 
 from core.models import SentNotification
-from core.notifications import notify
+from core.notifications import collected, notify
 from tests.factories import make_booking
 from tests.processes import start_manage, stop, wait_until
 
@@ -33,32 +35,76 @@ def test_same_event_twice_sends_once(django_capture_on_commit_callbacks):
     assert SentNotification.objects.count() == 1
 
 
+def _queued_rows_seen_by_another_connection() -> int:
+    """Count broker rows from a fresh connection in another thread: what a worker would see."""
+    from django.db import connection
+    from django_q.models import OrmQ
+
+    seen = []
+
+    def count():
+        try:
+            seen.append(OrmQ.objects.count())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=count)
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orm_broker_task_joins_the_transaction_and_vanishes_on_rollback(monkeypatch):
+    from django_q.models import OrmQ
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    booking = make_booking()
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        notify("booking_created", booking_id=booking.id)
+        assert OrmQ.objects.count() == 1  # written in this transaction...
+        assert _queued_rows_seen_by_another_connection() == 0  # ...and invisible to workers until commit
+        raise Abort
+    assert OrmQ.objects.count() == 0  # rolled back with the change it announced
+
+    with transaction.atomic():
+        with collected():
+            notify("booking_confirmed", booking_id=booking.id)
+            notify("payment_received", booking_id=booking.id)
+        assert _queued_rows_seen_by_another_connection() == 0
+    assert _queued_rows_seen_by_another_connection() == 1  # one task for both events
+    (task,) = OrmQ.objects.all()
+    assert task.task["args"] == ([("booking_confirmed", booking.id, None), ("payment_received", booking.id, None)],)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_real_qcluster_worker_runs_an_enqueued_task(monkeypatch, tmp_path):
     """Enqueue through the ORM broker on the test database; a separate qcluster process runs it."""
     monkeypatch.setattr(Conf, "SYNC", False)
     booking = make_booking()
-    with transaction.atomic():
+    from django_q.models import OrmQ, Success
+
+    with transaction.atomic(), collected():
         notify("booking_created", booking_id=booking.id)
-        # Enqueued only on commit: the broker table is still empty inside the transaction.
-        from django_q.models import OrmQ
-
-        assert OrmQ.objects.count() == 0
+        notify("booking_canceled", booking_id=booking.id)
     assert OrmQ.objects.count() == 1
-
-    from django_q.models import Success
 
     worker = start_manage("qcluster", log_path=tmp_path / "qcluster.log")
     try:
         # The worker records the task's success after the task itself has run.
         wait_until(
-            lambda: Success.objects.filter(func="core.tasks.notification_send").exists(),
+            lambda: Success.objects.filter(func="core.tasks.notifications_send").exists(),
             timeout=60,
             message="the worker to run the notification task",
         )
     finally:
         stop(worker)
     assert SentNotification.objects.filter(key__startswith=f"booking_created:booking={booking.id}:").count() == 1
-    assert Success.objects.filter(func="core.tasks.notification_send").count() == 1
+    assert SentNotification.objects.filter(key__startswith=f"booking_canceled:booking={booking.id}:").count() == 1
+    assert Success.objects.filter(func="core.tasks.notifications_send").count() == 1
     assert OrmQ.objects.count() == 0
