@@ -43,13 +43,37 @@ class Amenity(models.Model):
         return self.name
 
 
-class HomePage(Page):
+class RoutesToItsOnlyChildType:
+    """Routing for a page whose children are all of one type, `child_page_model`.
+
+    Wagtail's Page.route() fetches the child as a plain Page and then again as its
+    specific class: two queries per level of the URL. Asking the child's model directly
+    takes one. Anything else (an unknown slug, a child of another type) goes through
+    Wagtail's own route(), so 404s and non-live pages behave exactly as before.
+    """
+
+    child_page_model: type[Page]
+
+    def route(self, request, path_components):
+        if path_components:
+            child = self.child_page_model.objects.child_of(self).filter(slug=path_components[0]).first()
+            if child is not None:
+                child._cached_parent_obj = self  # as Page.route() does: spares get_parent() a query
+                return child.route(request, path_components[1:])
+        return super().route(request, path_components)
+
+
+class HomePage(RoutesToItsOnlyChildType, Page):
     intro = models.CharField(max_length=255, blank=True, default="Stays across Kenya, paid with M-Pesa.")
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
     subpage_types = ["listings.ListingIndexPage"]
     parent_page_types = ["wagtailcore.Page"]
     max_count = 1
+
+    @property
+    def child_page_model(self):
+        return ListingIndexPage
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
@@ -59,12 +83,16 @@ class HomePage(Page):
         return context
 
 
-class ListingIndexPage(Page):
+class ListingIndexPage(RoutesToItsOnlyChildType, Page):
     intro = RichTextField(blank=True)
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
     subpage_types = ["listings.PropertyPage"]
     parent_page_types = ["listings.HomePage"]
+
+    @property
+    def child_page_model(self):
+        return PropertyPage
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)

@@ -5,8 +5,8 @@ photo goes where); availability comes from listings.selectors, the same
 selectors the API uses, so the site and the API can never disagree.
 
 Query counts stay constant however many listings or photos there are: one query
-for the page of results, one for their cover photos, one for those photos'
-renditions (Wagtail stores generated renditions in its table; prefetching them
+for the page of results, one for their cover photos' renditions with the photos
+joined in (Wagtail stores generated renditions in its table; fetching them up front
 avoids one cache or database lookup per photo).
 """
 
@@ -21,14 +21,19 @@ from django import forms
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from wagtail.images import get_image_model
 
 from listings.models import ListingIndexPage, PropertyGalleryImage
-from listings.selectors import property_list_available, property_unavailable_ranges
+from listings.selectors import (
+    property_attach_covers,
+    property_list_available,
+    property_list_with_cover_ids,
+    property_unavailable_ranges,
+)
 from reservations.forms import BOOKING_DRAFT_SESSION_KEY, BookingRequestForm, co_guest_formset
 
 # Rendition specs: one list per place a photo appears. srcset lets the browser
@@ -37,10 +42,12 @@ from reservations.forms import BOOKING_DRAFT_SESSION_KEY, BookingRequestForm, co
 # rendition file serves both.
 CARD_SPECS = ("fill-480x320", "fill-960x640")
 GALLERY_SPECS = ("fill-480x320", "fill-960x640", "fill-1440x960")
-# Header, gallery and details of a property page, cached between publishes (see property_fragments).
+# Parts of a property page that are cached (see property_fragments): header and gallery,
+# details, and the availability calendar.
 PROPERTY_FRAGMENTS = {
     "top": "listings/includes/property_top.html",
     "details": "listings/includes/property_details.html",
+    "calendar": "listings/includes/availability_calendar.html",
 }
 # Templates the fragments are made of: their source is part of the cache key, so a
 # deploy that changes them never serves the old markup.
@@ -119,30 +126,6 @@ def stay_quote(*, price_per_night: int, check_in: dt.date | None, check_out: dt.
     return StayQuote(check_in, check_out, nights, price_per_night, nights * price_per_night)
 
 
-def with_cover_photo_ids(properties):
-    """Annotate `cover_image_id`, the first gallery photo, in the same query as the listings.
-
-    The selector's own prefetches (the whole gallery, amenities) are dropped: a card
-    shows one photo.
-    """
-    first_photo = (
-        PropertyGalleryImage.objects.filter(page=OuterRef("pk")).order_by("sort_order", "pk").values("image_id")[:1]
-    )
-    return properties.prefetch_related(None).annotate(cover_image_id=Subquery(first_photo))
-
-
-def attach_cover_photos(properties, specs=CARD_SPECS) -> list:
-    """Set `cover` on each listing: its image with the card renditions prefetched (two queries)."""
-    properties = list(properties)
-    image_ids = {p.cover_image_id for p in properties if p.cover_image_id}
-    images = {}
-    if image_ids:
-        images = {img.pk: img for img in get_image_model().objects.filter(pk__in=image_ids).prefetch_renditions(*specs)}
-    for prop in properties:
-        prop.cover = images.get(prop.cover_image_id)
-    return properties
-
-
 def _search_results_url(page) -> str:
     if isinstance(page, ListingIndexPage):
         return page.url
@@ -151,21 +134,22 @@ def _search_results_url(page) -> str:
 
 
 def home_page_context(*, page, request) -> dict:
-    featured = with_cover_photo_ids(property_list_available()).order_by("-first_published_at", "-pk")[:FEATURED_COUNT]
+    newest = property_list_with_cover_ids(property_list_available()).order_by("-first_published_at", "-pk")
+    featured = newest[:FEATURED_COUNT]
     return {
         "search_form": SearchForm(),
         "search_url": _search_results_url(page),
-        "featured": attach_cover_photos(featured),
+        "featured": property_attach_covers(featured, specs=CARD_SPECS),
     }
 
 
 def listing_index_context(*, page, request) -> dict:
     form = SearchForm(request.GET or None)
     filters = form.filters()
-    results = with_cover_photo_ids(property_list_available(**filters))
+    results = property_list_with_cover_ids(property_list_available(**filters))
     paginator = Paginator(results, RESULTS_PER_PAGE)
     page_obj = paginator.get_page(request.GET.get("page"))
-    listings = attach_cover_photos(page_obj.object_list)
+    listings = property_attach_covers(page_obj.object_list, specs=CARD_SPECS)
     for listing in listings:
         listing.quote = stay_quote(
             price_per_night=listing.price_per_night, check_in=filters.get("check_in"), check_out=filters.get("check_out")
@@ -192,13 +176,18 @@ def listing_index_context(*, page, request) -> dict:
 
 @dataclass(frozen=True)
 class CalendarDay:
+    """One day cell, with everything the template prints already worked out: the
+    calendar has some ninety of them, and a template lookup or filter per detail
+    per day was most of the page's render time."""
+
     date: dt.date
     state: str  # "past" | "taken" | "free"
+    iso: str
+    number: int
+    label: str
 
-    @property
-    def label(self) -> str:
-        words = {"past": "past", "taken": "booked", "free": "available"}[self.state]
-        return f"{self.date:%A %-d %B %Y}: {words}"
+
+CALENDAR_STATE_WORDS = {"past": "past", "taken": "booked", "free": "available"}
 
 
 def _calendar_bounds(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
@@ -208,6 +197,11 @@ def _calendar_bounds(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
     return start, dt.date(year, month, 1)
 
 
+def _clip_ranges(ranges, *, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The parts of half-open `ranges` inside [start, end)."""
+    return [(max(first, start), min(last, end)) for first, last in ranges if first < end and last > start]
+
+
 def availability_calendar(*, ranges, today: dt.date, months: int = CALENDAR_MONTHS) -> list[dict]:
     """The next `months` calendar months, each as weeks of days (None pads the first and last week).
 
@@ -215,11 +209,8 @@ def availability_calendar(*, ranges, today: dt.date, months: int = CALENDAR_MONT
     """
     start, end = _calendar_bounds(today, months)
     taken: set[dt.date] = set()
-    for range_start, range_end in ranges:
-        day = max(range_start, start)
-        while day < min(range_end, end):
-            taken.add(day)
-            day += dt.timedelta(days=1)
+    for range_start, range_end in _clip_ranges(ranges, start=start, end=end):
+        taken.update(range_start + dt.timedelta(days=n) for n in range((range_end - range_start).days))
     cal = calendar.Calendar(firstweekday=0)
     result = []
     cursor = start
@@ -230,10 +221,10 @@ def availability_calendar(*, ranges, today: dt.date, months: int = CALENDAR_MONT
             for day in week:
                 if day.month != cursor.month:
                     row.append(None)
-                elif day < today:
-                    row.append(CalendarDay(day, "past"))
-                else:
-                    row.append(CalendarDay(day, "taken" if day in taken else "free"))
+                    continue
+                state = "past" if day < today else "taken" if day in taken else "free"
+                label = f"{day:%A %-d %B %Y}: {CALENDAR_STATE_WORDS[state]}"
+                row.append(CalendarDay(day, state, day.isoformat(), day.day, label))
             weeks.append(row)
         result.append({"title": f"{cursor:%B %Y}", "weeks": weeks})
         cursor = (cursor + dt.timedelta(days=32)).replace(day=1)
@@ -251,34 +242,56 @@ def _property_gallery(page) -> list:
     )
 
 
-def property_fragments(*, page, request) -> dict[str, str]:
-    """The parts of a property page that change only when it is published: the header
-    with the gallery, and the details (facts, description, amenities, host).
+def property_fragments(*, page, request, ranges, today: dt.date) -> dict[str, str]:
+    """The parts of a property page rendered once and then read from the cache, with a
+    single cache call for all of them:
 
-    Rendered once and cached under the page's cache_key, which includes
-    last_published_at, so publishing shows the new version at once; read with a single
-    cache call. The calendar and booking form are never cached: they follow bookings
-    as they happen. FRAGMENT_TTL bounds how long an edit outside the page (an image's
-    alt text, the owner's name) takes to show.
+    - the header with the gallery, and the details (facts, description, amenities,
+      host): they change only when the page is published, so they are cached under the
+      page's cache_key, which includes last_published_at;
+    - the availability calendar: it changes with every booking, so it is cached under
+      what it shows, today's date and the taken ranges (`ranges`, which the page reads
+      on every request anyway). A booking, a cancellation or a blocked period changes
+      the ranges and so the key: the next request renders the new calendar, and no
+      code that changes bookings needs to know this cache exists.
+
+    Every key also carries a digest of the templates, so a deploy that changes them
+    never serves the old markup. FRAGMENT_TTL bounds how long an edit outside the page
+    (an image's alt text, the owner's name) takes to show.
     """
-    def build() -> dict[str, str]:
-        context = {
-            "page": page,
-            "gallery": _property_gallery(page),
-            "amenities": list(page.amenities.all()),
-            "owner_name": page.owner.name if page.owner_id else "",
-        }
-        return {name: render_to_string(template, context) for name, template in PROPERTY_FRAGMENTS.items()}
+    start, end = _calendar_bounds(today, CALENDAR_MONTHS)
+    calendar_ranges = _clip_ranges(ranges, start=start, end=end)
+
+    def build(names) -> dict[str, str]:
+        context = {}
+        if {"top", "details"} & set(names):
+            context = {
+                "page": page,
+                "gallery": _property_gallery(page),
+                "amenities": list(page.amenities.all()),
+                "owner_name": page.owner.name if page.owner_id else "",
+            }
+        if "calendar" in names:
+            context["calendar_months"] = availability_calendar(ranges=calendar_ranges, today=today)
+        return {name: render_to_string(PROPERTY_FRAGMENTS[name], context) for name in names}
 
     if getattr(request, "is_preview", False):
-        return {name: mark_safe(html) for name, html in build().items()}
+        return {name: mark_safe(html) for name, html in build(PROPERTY_FRAGMENTS).items()}
     version = _fragment_templates_digest() if settings.DEBUG else _fragment_templates_digest_cached()
-    keys = {name: f"nexus:property:{page.pk}:{page.cache_key}:{version}:{name}" for name in PROPERTY_FRAGMENTS}
+    taken = hashlib.md5(
+        ";".join(f"{first}/{last}" for first, last in calendar_ranges).encode(), usedforsecurity=False
+    ).hexdigest()[:16]
+    keys = {
+        "top": f"nexus:property:{page.pk}:{page.cache_key}:{version}:top",
+        "details": f"nexus:property:{page.pk}:{page.cache_key}:{version}:details",
+        "calendar": f"nexus:property:{page.pk}:calendar:{today.isoformat()}:{taken}:{version}",
+    }
     found = cache.get_many(list(keys.values()))
-    if len(found) < len(keys):
-        built = build()
+    missing = [name for name, key in keys.items() if key not in found]
+    if missing:
+        built = build(missing)
         cache.set_many({keys[name]: html for name, html in built.items()}, FRAGMENT_TTL)
-        found = {keys[name]: html for name, html in built.items()}
+        found.update({keys[name]: html for name, html in built.items()})
     return {name: mark_safe(found[key]) for name, key in keys.items()}
 
 
@@ -310,8 +323,7 @@ def property_page_context(*, page, request) -> dict:
         check_out=booking_form.initial.get("check_out"),
     )
     return {
-        "fragments": property_fragments(page=page, request=request),
-        "calendar_months": availability_calendar(ranges=ranges, today=today),
+        "fragments": property_fragments(page=page, request=request, ranges=ranges, today=today),
         "unavailable_ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges if b > today],
         "booking_form": booking_form,
         "co_guest_formset": coguests,

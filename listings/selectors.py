@@ -6,16 +6,29 @@ PostgreSQL answers it from the GiST index behind the exclusion constraint
 (property_id =, daterange &&), SQLite from the (property, check_in, check_out)
 btree. Either way the cost per listing is one index probe, and a paginated page
 stops after its first rows, so the search stays flat as bookings grow.
+
+Counting every free listing is the opposite case: a probe per listing makes it linear
+in listings with a large constant. property_count_available asks the question the
+other way round ("which properties have an overlapping stay?"), answered once from
+the index on the date range alone, and counts the listings not in that set.
 """
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.postgres.fields import DateRangeField
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateRange
-from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, reverse
+from wagtail.coreutils import WAGTAIL_APPEND_SLASH
 from wagtail.images import get_image_model
+from wagtail.images.models import Filter
+from wagtail.models import Page, Site
 
 from listings.models import BlockedPeriod, PropertyGalleryImage, PropertyPage
 from reservations.models import ACTIVE_STATUSES, Booking
@@ -76,6 +89,27 @@ def property_with_details(queryset: QuerySet[PropertyPage]) -> QuerySet[Property
     return queryset.select_related("owner").prefetch_related(Prefetch("amenities"), _gallery_prefetch())
 
 
+def _property_filters(
+    *,
+    guests: int | None,
+    location: str | None,
+    min_price: int | None,
+    max_price: int | None,
+) -> Q:
+    """The search filters but the dates, on PropertyPage's own columns (no join to wagtailcore_page)."""
+    filters = Q(availability_status=PropertyPage.AvailabilityStatus.AVAILABLE)
+    if guests is not None:
+        filters &= Q(max_guests__gte=guests)
+    if location:
+        location = location.strip()
+        filters &= Q(town__icontains=location) | Q(area__icontains=location)
+    if min_price is not None:
+        filters &= Q(price_per_night__gte=min_price)
+    if max_price is not None:
+        filters &= Q(price_per_night__lte=max_price)
+    return filters
+
+
 def property_list_available(
     *,
     check_in: dt.date | None = None,
@@ -90,22 +124,50 @@ def property_list_available(
     With both dates, only listings free for every night of [check_in, check_out):
     no active booking and no blocked period overlaps the stay.
     """
-    queryset = PropertyPage.objects.live().filter(availability_status=PropertyPage.AvailabilityStatus.AVAILABLE)
-    if guests is not None:
-        queryset = queryset.filter(max_guests__gte=guests)
-    if location:
-        location = location.strip()
-        queryset = queryset.filter(Q(town__icontains=location) | Q(area__icontains=location))
-    if min_price is not None:
-        queryset = queryset.filter(price_per_night__gte=min_price)
-    if max_price is not None:
-        queryset = queryset.filter(price_per_night__lte=max_price)
+    filters = _property_filters(guests=guests, location=location, min_price=min_price, max_price=max_price)
+    queryset = PropertyPage.objects.live().filter(filters)
     if check_in is not None and check_out is not None:
         queryset = queryset.filter(
             ~Exists(active_bookings_overlapping(property_id=OuterRef("pk"), check_in=check_in, check_out=check_out)),
             ~Exists(blocked_periods_overlapping(property_id=OuterRef("pk"), check_in=check_in, check_out=check_out)),
         )
     return queryset.order_by("path")
+
+
+def property_count_available(
+    *,
+    check_in: dt.date | None = None,
+    check_out: dt.date | None = None,
+    guests: int | None = None,
+    location: str | None = None,
+    min_price: int | None = None,
+    max_price: int | None = None,
+) -> int:
+    """How many listings property_list_available() returns for the same search, in one cheap query.
+
+    Every condition is a test on the listing's own row, so PostgreSQL makes one pass over
+    listings_propertypage and nothing else per listing: the dates as `id NOT IN
+    (properties with an overlapping active booking or block)`, and "live" as `id NOT IN
+    (pages not live)`, a short list, rather than a join to every page. The subqueries do
+    not depend on the listing, so each runs once into a hash ("hashed SubPlan"; a NOT IN
+    is never turned back into a per-listing anti-join), the bookings one from the GiST
+    index on the stay's date range alone. Measured at 10,000 listings and 200,000
+    bookings: ~11 ms instead of ~22 ms for the NOT EXISTS query's count. SQLite likewise
+    builds each list once. The ids in the lists are never NULL, so NOT IN means what it says.
+    """
+    queryset = PropertyPage.objects.filter(
+        _property_filters(guests=guests, location=location, min_price=min_price, max_price=max_price)
+    ).exclude(pk__in=Page.objects.filter(live=False).values("pk"))
+    if check_in is not None and check_out is not None:
+        booked = _overlapping(
+            Booking.objects.filter(status__in=ACTIVE_STATUSES),
+            start_field="check_in", end_field="check_out", start=check_in, end=check_out,
+        ).values("property_id")
+        blocked = _overlapping(
+            BlockedPeriod.objects.all(), start_field="start", end_field="end", start=check_in, end=check_out
+        ).values("property_id")
+        queryset = queryset.exclude(pk__in=booked).exclude(pk__in=blocked)
+    return queryset.count()
 
 
 # Page ids are 32-bit. Django does not range-check a lookup through the page_ptr
@@ -163,7 +225,88 @@ def property_rendition_url(image, spec: str) -> str:
     the cache on every call, prefetched or not (5 queries and a commit each with the
     database cache); the former uses the prefetched rows as they are.
     """
-    return image.get_renditions(spec)[spec].url
+    return image.get_renditions(_image_filter(spec))[spec].url
+
+
+@functools.cache
+def _image_filter(spec: str) -> Filter:
+    # One Filter per spec for the process: a Filter parses its spec on first use and keeps
+    # the result, which a fresh Filter("fill-480x320") per photo would parse again.
+    return Filter(spec=spec)
+
+
+def property_list_with_cover_ids(properties: QuerySet[PropertyPage]) -> QuerySet[PropertyPage]:
+    """Annotate `cover_image_id`, the first gallery photo, in the same query as the listings.
+
+    Prefetches already on the queryset are dropped: a list shows one photo per listing,
+    and prefetching whole galleries (ten photos, each with its renditions) costs more
+    than the rest of a search.
+    """
+    first_photo = (
+        PropertyGalleryImage.objects.filter(page=OuterRef("pk")).order_by("sort_order", "pk").values("image_id")[:1]
+    )
+    return properties.prefetch_related(None).annotate(cover_image_id=Subquery(first_photo))
+
+
+def property_attach_covers(properties, *, specs) -> list[PropertyPage]:
+    """Set `cover` on each listing of `property_list_with_cover_ids`: its image (or None), with
+    its renditions for `specs` prefetched as Wagtail's prefetch_renditions() would.
+
+    One query once the renditions exist: the renditions with their images joined in,
+    rather than the images and then their renditions. An image none of whose renditions
+    exist yet (its first showing) is fetched on its own, and get_renditions() then makes them.
+    """
+    properties = list(properties)
+    image_ids = {prop.cover_image_id for prop in properties if prop.cover_image_id}
+    images: dict[int, object] = {}
+    if image_ids:
+        rendition_model = get_image_model().get_rendition_model()
+        renditions = rendition_model.objects.filter(image_id__in=image_ids, filter_spec__in=specs)
+        for rendition in renditions.select_related("image"):
+            image = images.setdefault(rendition.image_id, rendition.image)
+            if not hasattr(image, "prefetched_renditions"):
+                image.prefetched_renditions = []
+            rendition.image = image
+            image.prefetched_renditions.append(rendition)
+        if len(images) < len(image_ids):
+            for image in get_image_model().objects.filter(pk__in=image_ids - images.keys()):
+                image.prefetched_renditions = []
+                images[image.pk] = image
+    for prop in properties:
+        prop.cover = images.get(prop.cover_image_id)
+    return properties
+
+
+# The columns a search result shows (API.md "Properties"); url_path gives its URL.
+PROPERTY_SUMMARY_FIELDS = ("title", "slug", "url_path", "town", "area", "price_per_night", "max_guests", "min_nights")
+
+
+def property_list_summaries(properties: QuerySet[PropertyPage]) -> QuerySet[PropertyPage]:
+    """Only what a search result shows, with its cover photo's id: a Wagtail page row has some
+    thirty columns, and loading them all is a measurable part of a search."""
+    return property_list_with_cover_ids(properties).only(*PROPERTY_SUMMARY_FIELDS)
+
+
+def property_attach_summaries(properties, *, cover_specs) -> list[PropertyPage]:
+    """Set `cover` (see property_attach_covers) and `amenity_names` (sorted) on each listing.
+
+    Two queries in all once the thumbnails exist. The amenity names come as plain pairs rather than through
+    prefetch_related("amenities"), whose modelcluster manager costs more per listing
+    than the query itself.
+    """
+    properties = property_attach_covers(properties, specs=cover_specs)
+    names: dict[int, list[str]] = {prop.pk: [] for prop in properties}
+    if names:
+        pairs = (
+            PropertyPage.amenities.through.objects.filter(propertypage_id__in=list(names))
+            .order_by("amenity__name")
+            .values_list("propertypage_id", "amenity__name")
+        )
+        for property_id, name in pairs:
+            names[property_id].append(name)
+    for prop in properties:
+        prop.amenity_names = names[prop.pk]
+    return properties
 
 
 def property_thumbnail_url(page: PropertyPage) -> str | None:
@@ -176,3 +319,44 @@ def property_thumbnail_url(page: PropertyPage) -> str | None:
 
 def property_photo_urls(page: PropertyPage) -> list[str]:
     return [property_rendition_url(item.image, PHOTO_SPEC) for item in page.gallery_images.all()]
+
+
+def page_url_resolver(request) -> Callable[[Page], str | None]:
+    """A function giving each page the URL `page.get_url(request)` gives it, for many pages of one request.
+
+    page.get_url() re-derives the site for every page (and looks the current site up
+    in the database once per request even on a one-site install). Here the site root
+    paths (cached by Wagtail) are read once, the current site only when there is more
+    than one site, and each page costs a prefix test and a reverse(). Same rules as
+    Wagtail's Page.get_url_parts/get_url, including that the multi-site preference for
+    the current site applies only to a Django HttpRequest (a DRF Request is not one).
+    Pages that route themselves, or a multilingual setup, go through get_url().
+    """
+    if getattr(settings, "WAGTAIL_I18N_ENABLED", False):
+        return lambda page: page.get_url(request=request)
+    root_paths = Site.get_site_root_paths()
+    site_ids = {root.site_id for root in root_paths}
+    current_site = Site.find_for_request(request) if request is not None and len(site_ids) > 1 else None
+    current_site_id = current_site.pk if current_site is not None else None
+    prefer_current_site = isinstance(request, HttpRequest)
+
+    def url(page: Page) -> str | None:
+        if type(page).get_url_parts is not Page.get_url_parts or type(page).get_url is not Page.get_url:
+            return page.get_url(request=request)
+        relevant = [root for root in root_paths if page.url_path.startswith(root.root_path)]
+        if not relevant:
+            return None
+        chosen = relevant[0]
+        if prefer_current_site and current_site_id is not None and len({root.site_id for root in relevant}) > 1:
+            chosen = next((root for root in relevant if root.site_id == current_site_id), chosen)
+        try:
+            page_path = reverse("wagtail_serve", args=(page.url_path[len(chosen.root_path):],))
+        except NoReverseMatch:
+            return None
+        if not WAGTAIL_APPEND_SLASH and page_path != "/":
+            page_path = page_path.rstrip("/")
+        if chosen.site_id == current_site_id or len(site_ids) == 1:
+            return page_path
+        return chosen.root_url + page_path
+
+    return url

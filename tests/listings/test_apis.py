@@ -209,3 +209,46 @@ def test_properties_are_public_and_in_the_schema(api_client, site_tree):
     )
     names = {p["name"] for p in paths["/api/properties/"]["get"]["parameters"]}
     assert {"check_in", "check_out", "guests", "location", "min_price", "max_price"} <= names
+
+
+def test_list_item_fields_are_the_declared_ones():
+    """The list writes its items out by hand for speed; the declared fields make the schema."""
+    from listings.apis import PropertyListApi
+
+    assert set(PropertyListApi.OutputSerializer().fields) == LIST_FIELDS
+
+
+def test_list_count_is_the_total_over_all_pages_with_dates_and_filters(api_client, site_tree):
+    d = future_date
+    free = [make_property(title=f"Free {n}", max_guests=4) for n in range(5)]
+    booked = make_property(max_guests=4)
+    make_booking(property=booked, check_in=d(11), nights=1, status="CONFIRMED")
+    blocked = make_property(max_guests=4)
+    BlockedPeriod.objects.create(property=blocked, start=d(12), end=d(20))
+    canceled = make_property(max_guests=4)
+    make_booking(property=canceled, check_in=d(10), nights=3, status="CANCELED")
+    make_property(max_guests=1)
+    make_property(max_guests=4, publish=False)
+    stay = {"check_in": d(10).isoformat(), "check_out": d(13).isoformat()}
+
+    first = api_client.get(PROPERTIES, {**stay, "guests": 2, "page_size": 2}).json()
+    assert first["count"] == 6  # five free ones and the cancelled booking's
+    pages, url = [first], first["next"]
+    while url:
+        pages.append(api_client.get(url).json())
+        url = pages[-1]["next"]
+    assert {page["count"] for page in pages} == {6}
+    ids = [item["id"] for page in pages for item in page["results"]]
+    assert sorted(ids) == sorted([page.pk for page in free] + [canceled.pk])
+    assert api_client.get(PROPERTIES, {**stay, "page": 99}).status_code == 404
+
+
+def test_list_item_url_and_thumbnail_are_the_pages_own(api_client, site_tree):
+    from django.test import RequestFactory
+
+    page = add_gallery(make_property(slug="nyali-sunrise"), count=3)
+    (item,) = api_client.get(PROPERTIES).json()["results"]
+    request = RequestFactory().get(PROPERTIES)
+    assert item["url"] == request.build_absolute_uri(page.get_url(request=request))
+    # The list reads only the first photo; the detail reads the whole gallery: same thumbnail.
+    assert item["thumbnail"] == api_client.get(f"{PROPERTIES}{page.pk}/").json()["thumbnail"]

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from listings.models import Amenity
 from tests.factories import add_gallery, future_date, make_booking, make_property
@@ -188,3 +189,75 @@ def test_property_calendar_follows_bookings_at_once(client, site_tree):
     booking.status = "CANCELED"
     booking.save()
     assert f'class="day day-free" data-date="{night.isoformat()}"' in _html(client.get(prop.url))
+
+
+def test_property_calendar_follows_blocked_periods_at_once(client, site_tree):
+    from listings.models import BlockedPeriod
+
+    prop = make_property(title="Sometimes Closed")
+    night = future_date(6)
+    assert f'class="day day-free" data-date="{night.isoformat()}"' in _html(client.get(prop.url))
+    block = BlockedPeriod.objects.create(property=prop, start=night, end=night + dt.timedelta(days=1))
+    assert f'class="day day-taken" data-date="{night.isoformat()}"' in _html(client.get(prop.url))
+    block.delete()
+    assert f'class="day day-free" data-date="{night.isoformat()}"' in _html(client.get(prop.url))
+
+
+def _calendar_html(html: str) -> str:
+    return re.search(r'<section class="availability".*?</section>', html, re.S).group(0)
+
+
+def test_property_calendar_is_rendered_once_until_its_days_change(client, site_tree, monkeypatch):
+    from listings import page_context
+
+    prop = make_property(title="Quiet Place")
+    renders = []
+    real = page_context.availability_calendar
+    monkeypatch.setattr(page_context, "availability_calendar", lambda **kw: renders.append(kw) or real(**kw))
+    first = _calendar_html(_html(client.get(prop.url)))
+    assert _calendar_html(_html(client.get(prop.url))) == first
+    assert len(renders) == 1
+    # A booking outside the three months shown does not change the calendar...
+    make_booking(property=prop, check_in=future_date(200), nights=2)
+    client.get(prop.url)
+    assert len(renders) == 1
+    # ...one inside it does, and so does a new day.
+    make_booking(property=prop, check_in=future_date(3), nights=2)
+    client.get(prop.url)
+    assert len(renders) == 2
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    monkeypatch.setattr(page_context.timezone, "localdate", lambda *args: tomorrow)
+    html = _html(client.get(prop.url))
+    assert len(renders) == 3
+    yesterday = tomorrow - dt.timedelta(days=1)
+    if yesterday.month == tomorrow.month:
+        assert f'class="day day-past" data-date="{yesterday.isoformat()}"' in html
+
+
+def test_property_calendar_marks_past_taken_and_free_days(site_tree):
+    from listings.page_context import availability_calendar
+
+    today = dt.date(2027, 1, 30)
+    months = availability_calendar(ranges=[(dt.date(2027, 1, 31), dt.date(2027, 2, 2))], today=today)
+    assert [month["title"] for month in months] == ["January 2027", "February 2027", "March 2027"]
+    days = {day.date: day for month in months for week in month["weeks"] for day in week if day}
+    assert len(days) == 31 + 28 + 31
+    assert (days[dt.date(2027, 1, 29)].state, days[dt.date(2027, 1, 30)].state) == ("past", "free")
+    assert [days[dt.date(2027, 1, 31)].state, days[dt.date(2027, 2, 1)].state, days[dt.date(2027, 2, 2)].state] == [
+        "taken", "taken", "free",
+    ]
+    first = days[dt.date(2027, 2, 1)]
+    assert (first.iso, first.number, first.label) == ("2027-02-01", 1, "Monday 1 February 2027: booked")
+    assert months[1]["weeks"][0][0] is first  # 1 February 2027 is a Monday: no padding
+    assert months[0]["weeks"][0][:4] == [None, None, None, None]  # 1 January 2027 is a Friday
+
+
+def test_routing_serves_live_listings_and_404s_the_rest(client, site_tree):
+    live = make_property(title="Routed Stay", slug="routed-stay")
+    draft = make_property(title="Draft Stay", slug="draft-stay", publish=False)
+    assert "Routed Stay" in _html(client.get(live.url))
+    assert client.get(f"{site_tree.url}draft-stay/").status_code == 404
+    assert client.get(f"{site_tree.url}no-such-stay/").status_code == 404
+    assert client.get(f"{site_tree.url}routed-stay/deeper/").status_code == 404
+    assert client.get("/no-such-index/routed-stay/").status_code == 404
+    assert draft.pk
