@@ -268,6 +268,9 @@ def test_pages_have_labels_and_alt_text_and_work_from_the_keyboard(live_site, pa
     page.keyboard.type(DEFAULT_PASSWORD)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/bookings/{booking.pk}/$"))
+    # The URL changes when the redirect commits; evaluating before the new document has
+    # loaded can land in the context being replaced.
+    page.wait_for_load_state("load")
     assert page.evaluate(A11Y_PROBLEMS) == []
 
     # So does paying: Enter in the amount field sends the prompt.
