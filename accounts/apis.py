@@ -3,7 +3,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -12,6 +11,8 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.services import user_register, validate_kenyan_phone
 from accounts.validators import validate_id_photo
+from core.exceptions import ApplicationError
+from core.throttling import LOCKED_CODE, locked_message, sign_in_locked
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -28,7 +29,6 @@ class UserOutputSerializer(serializers.ModelSerializer):
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
@@ -52,12 +52,13 @@ class RegisterApi(APIView):
                 raise serializers.ValidationError(error.messages)
 
         def validate_id_photo(self, value):
-            if value:
-                try:
-                    validate_id_photo(value)
-                except DjangoValidationError as error:
-                    raise serializers.ValidationError(error.messages)
-            return value
+            if not value:
+                return value
+            try:
+                # The re-encoded image (accounts.validators.IdPhotoImage) replaces the upload.
+                return validate_id_photo(value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.messages)
 
         def validate(self, attrs):
             candidate = User(email=attrs.get("email", ""), name=attrs.get("name", ""))
@@ -92,9 +93,11 @@ class TokenObtainApi(APIView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(
-            request, username=serializer.validated_data["email"].lower(), password=serializer.validated_data["password"]
-        )
+        email = serializer.validated_data["email"].lower()
+        # Checked before authenticating: while locked even the right password is refused.
+        if sign_in_locked(request, email):
+            raise ApplicationError(locked_message(), LOCKED_CODE, status=429)
+        user = authenticate(request, username=email, password=serializer.validated_data["password"])
         if user is None:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with the provided credentials."]}, code="authorization"

@@ -20,6 +20,11 @@ class NexusUsersAppConfig(WagtailUsersAppConfig):
 
 
 def _ensure_groups(**kwargs):
+    from accounts.models import User
+    from accounts.owner_media import owner_collection_ensure
     from accounts.roles import ensure_role_groups
 
     ensure_role_groups()
+    # Owners who existed before owners had collections of their own get theirs here.
+    for owner in User.objects.filter(role=User.Role.OWNER):
+        owner_collection_ensure(owner)

@@ -1,32 +1,88 @@
 from django import forms
 from django.contrib.auth import authenticate, password_validation
+from django.db import transaction
 from phonenumber_field.formfields import PhoneNumberField
+from wagtail.admin.forms.auth import LoginForm as WagtailLoginForm
 from wagtail.users.forms import UserCreationForm, UserEditForm
 
 from accounts.models import User
+from accounts.services import role_change_refusal, user_set_role
 from accounts.validators import validate_id_photo
+from core.throttling import check_sign_in_allowed
 
-_ADMIN_FIELDS = ["email", "name", "phone_number", "role", "is_superuser", "groups"]
+_ADMIN_FIELDS = ["email", "name", "phone_number", "role"]
 
 
-class WagtailUserCreationForm(UserCreationForm):
+class _RoleIsTheOnlyAccessSetting:
+    """The admin's user forms. The role is the single source of truth for access:
+
+    - no "groups" (they follow the role, accounts.roles) and no "Administrator" flag
+      (superusers are made with `manage.py createsuperuser`);
+    - a user who is not a superuser may give only the guest and owner roles;
+    - nobody changes their own role (the field is disabled, so a tampered POST is ignored);
+    - the role is saved through accounts.services.user_set_role, which re-checks those
+      rules, syncs the groups on every save and writes the audit entry.
+    """
+
+    is_superuser = None  # declared by Wagtail's UserForm; removed here
+
+    def _limit_role(self, *, for_user, editing_self: bool) -> None:
+        self.for_user = for_user
+        self._role_before = self.instance.role
+        field = self.fields["role"]
+        if editing_self:
+            field.disabled = True
+            field.help_text = "Your own role can only be changed by a superuser."
+        elif for_user is None or not for_user.is_superuser:
+            field.choices = [(value, label) for value, label in field.choices if value != User.Role.STAFF]
+            field.help_text = "Only a superuser can grant the staff role."
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        refusal = role_change_refusal(actor=self.for_user, user=self.instance, role=role)
+        if refusal:
+            raise forms.ValidationError(refusal, code="role_change_forbidden")
+        return role
+
+    def save(self, commit=True):
+        role = self.cleaned_data.get("role") or self._role_before
+        self.instance.role = self._role_before  # changed only by user_set_role, below
+        if not commit:
+            return super().save(commit=False)
+        with transaction.atomic():
+            user = super().save(commit=True)
+            return user_set_role(user=user, role=role, actor=self.for_user)
+
+
+class WagtailUserCreationForm(_RoleIsTheOnlyAccessSetting, UserCreationForm):
     first_name = None
     last_name = None
+
+    def __init__(self, *args, for_user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._limit_role(for_user=for_user, editing_self=False)
 
     class Meta(UserCreationForm.Meta):
         model = User
         fields = _ADMIN_FIELDS
-        widgets = {"groups": forms.CheckboxSelectMultiple}
+        widgets = {}
 
 
-class WagtailUserEditForm(UserEditForm):
+class WagtailUserEditForm(_RoleIsTheOnlyAccessSetting, UserEditForm):
     first_name = None
     last_name = None
+
+    def __init__(self, *args, for_user=None, editing_self=False, **kwargs):
+        # Not passed on: Wagtail's form would delete "is_superuser", which is not here.
+        super().__init__(*args, **kwargs)
+        if editing_self:
+            del self.fields["is_active"]
+        self._limit_role(for_user=for_user, editing_self=editing_self)
 
     class Meta(UserEditForm.Meta):
         model = User
         fields = _ADMIN_FIELDS + ["is_active"]
-        widgets = {"groups": forms.CheckboxSelectMultiple}
+        widgets = {}
 
 
 class SignUpForm(forms.ModelForm):
@@ -58,9 +114,8 @@ class SignUpForm(forms.ModelForm):
 
     def clean_id_photo(self):
         photo = self.cleaned_data.get("id_photo")
-        if photo:
-            validate_id_photo(photo)
-        return photo
+        # The re-encoded image (accounts.validators.IdPhotoImage) replaces the upload.
+        return validate_id_photo(photo) if photo else photo
 
     def clean(self):
         cleaned = super().clean()
@@ -86,8 +141,17 @@ class LoginForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         email, password = cleaned.get("email"), cleaned.get("password")
+        check_sign_in_allowed(self.request, email)
         if email and password:
             self.user = authenticate(self.request, username=email.lower(), password=password)
             if self.user is None:
                 raise forms.ValidationError("That email and password do not match an account.", code="invalid_login")
         return cleaned
+
+
+class AdminLoginForm(WagtailLoginForm):
+    """Wagtail's admin sign-in form under the same failed-sign-in lock as the site's."""
+
+    def clean(self):
+        check_sign_in_allowed(self.request, self.cleaned_data.get("username"))
+        return super().clean()

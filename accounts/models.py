@@ -24,12 +24,22 @@ class UserManager(BaseUserManager):
 
     def create_user(self, email, password=None, **extra_fields):
         extra_fields.setdefault("is_superuser", False)
-        return self._create_user(email, password, **extra_fields)
+        return self._with_role_groups(self._create_user(email, password, **extra_fields))
 
     def create_superuser(self, email, password=None, **extra_fields):
         extra_fields.setdefault("role", User.Role.STAFF)
         extra_fields["is_superuser"] = True
-        return self._create_user(email, password, **extra_fields)
+        return self._with_role_groups(self._create_user(email, password, **extra_fields))
+
+    @staticmethod
+    def _with_role_groups(user):
+        # createsuperuser, seed scripts and the shell create users here: their groups
+        # follow the role from the start (accounts.services.user_set_role for changes).
+        if user.role != User.Role.GUEST:
+            from accounts.roles import user_sync_role_groups
+
+            user_sync_role_groups(user)
+        return user
 
     def get_by_natural_key(self, email):
         return self.get(email__iexact=email)

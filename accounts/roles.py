@@ -1,22 +1,24 @@
 """Role -> Wagtail groups. The role on the user is the source of truth; groups follow it.
 
 - guest: no admin access at all (Wagtail's login refuses them).
-- owner: the "Owners" group: admin access, add/publish pages under the listings
-  index (Wagtail's "add" permission means: create pages and edit the ones you own),
-  images, and the owner-scoped snippets.
+- owner: the "Owners" group: admin access, add pages under the listings index
+  (Wagtail's "add" permission means: create pages and edit the ones you own; owners
+  publish their own listings through listings.permissions, never the index itself),
+  and the owner-scoped snippets; plus a group of their own holding images and
+  documents in their own collection (accounts/owner_media.py).
 - staff: the "Staff" group: every page, every snippet.
 """
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from accounts.owner_media import MEDIA_PERMISSIONS, owner_collection_ensure
+
 OWNERS_GROUP = "Owners"
 STAFF_GROUP = "Staff"
 
 _OWNER_MODEL_PERMISSIONS = [
     ("wagtailadmin", "access_admin"),
-    ("wagtailimages", "add_image"),
-    ("wagtailimages", "choose_image"),
     ("listings", "add_blockedperiod"),
     ("listings", "change_blockedperiod"),
     ("listings", "delete_blockedperiod"),
@@ -24,6 +26,7 @@ _OWNER_MODEL_PERMISSIONS = [
     ("reservations", "view_booking"),
     ("mpesa", "view_payment"),
 ]
+_OWNER_MEDIA_MODEL_PERMISSIONS = [("wagtailimages", "add_image"), ("wagtailimages", "choose_image")]
 _STAFF_EXTRA_APPS = ["listings", "reservations", "mpesa", "core"]
 
 
@@ -50,18 +53,25 @@ def ensure_role_groups() -> tuple[Group, Group]:
 
     from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page
 
+    # Owners' image and document rights live on each owner's own collection
+    # (accounts/owner_media.py); rights on the root would reach every owner's files.
+    # Databases set up before that keep such rights: they are taken away here.
+    GroupCollectionPermission.objects.filter(group=owners).delete()
+    owners.permissions.remove(*_permissions(_OWNER_MEDIA_MODEL_PERMISSIONS))
     root_collection = Collection.get_first_root_node()
     if root_collection is not None:
-        for group, codenames in ((owners, ["add_image", "choose_image"]), (staff, ["add_image", "change_image", "choose_image", "delete_image"])):
-            for perm in _permissions([("wagtailimages", c) for c in codenames]):
-                GroupCollectionPermission.objects.get_or_create(group=group, collection=root_collection, permission=perm)
+        for perm in _permissions(MEDIA_PERMISSIONS):
+            GroupCollectionPermission.objects.get_or_create(group=staff, collection=root_collection, permission=perm)
 
     from listings.models import ListingIndexPage
 
     page_perm = lambda codename: Permission.objects.get(content_type__app_label="wagtailcore", codename=codename)  # noqa: E731
+    # Owners only add listings under the index. "publish" there would also reach the index
+    # page itself (unpublish /stays/, privacy, reorder); owners publish their own listings
+    # through listings.permissions instead. Older databases lose any other right here.
+    GroupPagePermission.objects.filter(group=owners).exclude(permission__codename="add_page").delete()
     for index_page in ListingIndexPage.objects.all():
-        for codename in ("add_page", "publish_page"):
-            GroupPagePermission.objects.get_or_create(group=owners, page=index_page, permission=page_perm(codename))
+        GroupPagePermission.objects.get_or_create(group=owners, page=index_page, permission=page_perm("add_page"))
     root_page = Page.get_first_root_node()
     if root_page is not None:
         for codename in ("add_page", "change_page", "publish_page", "lock_page", "unlock_page", "bulk_delete_page"):
@@ -78,3 +88,4 @@ def user_sync_role_groups(user) -> None:
         user.groups.add(owners)
     elif user.role == "staff":
         user.groups.add(staff)
+    owner_collection_ensure(user)

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
 
+from accounts.validators import ALLOWED_IMAGE_FORMATS
+
 
 @deconstructible
 class PrivateStorage(FileSystemStorage):
@@ -28,8 +30,15 @@ class PrivateStorage(FileSystemStorage):
 private_storage = PrivateStorage()
 
 
+ID_PHOTO_SUFFIXES = frozenset(ALLOWED_IMAGE_FORMATS.values())
+
+
 def id_photo_upload_to(instance, filename: str) -> str:
     # Random names: the uploaded file name may carry personal data, and
-    # guessable names would make a leak worse.
-    suffix = PurePath(filename).suffix.lower()[:5] or ".jpg"
+    # guessable names would make a leak worse. `filename` comes from
+    # accounts.services.id_photo_store, which names the file after the format Pillow
+    # detected; any other suffix (a client's ".html") is never kept.
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in ID_PHOTO_SUFFIXES:
+        suffix = ".bin"
     return f"id-photos/{secrets.token_hex(16)}{suffix}"

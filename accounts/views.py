@@ -1,17 +1,19 @@
-import mimetypes
-
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from wagtail.admin.views.account import LoginView as WagtailLoginView
 
-from accounts.forms import LoginForm, SignUpForm
+from accounts.forms import AdminLoginForm, LoginForm, SignUpForm
 from accounts.models import User
 from accounts.selectors import user_can_view_id_photo
 from accounts.services import user_register
+from accounts.validators import ALLOWED_IMAGE_FORMATS, IMAGE_CONTENT_TYPES, detect_id_photo_format
+from core.throttling import LOCKED_CODE
 
 
 def _next_url(request, default: str) -> str:
@@ -45,7 +47,22 @@ def login_view(request):
     if request.method == "POST" and form.is_valid():
         login(request, form.user)
         return redirect(_next_url(request, "/"))
-    return render(request, "accounts/login.html", {"form": form, "next": _next_url(request, "")})
+    status = 429 if form.has_error(NON_FIELD_ERRORS, LOCKED_CODE) else 200
+    return render(request, "accounts/login.html", {"form": form, "next": _next_url(request, "")}, status=status)
+
+
+class AdminLoginView(WagtailLoginView):
+    """Wagtail's /admin/login/ (nexus/urls.py mounts it ahead of Wagtail's own) with the
+    site's failed-sign-in lock: 429 and the form again while locked."""
+
+    def get_form_class(self):
+        return AdminLoginForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, LOCKED_CODE):
+            response.status_code = 429
+        return response
 
 
 @require_POST
@@ -55,14 +72,41 @@ def logout_view(request):
     return redirect("/")
 
 
+# The photo is served from our origin, so the response must never be able to act as a
+# page: no scripts, plugins or subresources even if a browser were talked into rendering it.
+ID_PHOTO_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"
+
+
 @login_required
 def id_photo(request, user_id: int):
-    """Serve an ID photo only to someone allowed to see it; everyone else gets 404."""
+    """Serve an ID photo only to someone allowed to see it; everyone else gets 404.
+
+    The type comes from the bytes (Pillow), never from the stored name: anything that is
+    not a JPEG, PNG or WebP is only offered as an opaque download.
+    """
     subject = get_object_or_404(User, pk=user_id)
     if not subject.id_photo or not user_can_view_id_photo(viewer=request.user, subject=subject):
         raise Http404
-    content_type = mimetypes.guess_type(subject.id_photo.name)[0] or "application/octet-stream"
-    response = FileResponse(subject.id_photo.open("rb"), content_type=content_type)
+    try:
+        photo = subject.id_photo.open("rb")
+    except OSError:
+        raise Http404
+    image_format = detect_id_photo_format(photo)
+    if image_format:
+        response = FileResponse(
+            photo,
+            content_type=IMAGE_CONTENT_TYPES[image_format],
+            filename=f"id-photo-{subject.pk}{ALLOWED_IMAGE_FORMATS[image_format]}",
+        )
+    else:
+        response = FileResponse(
+            photo,
+            content_type="application/octet-stream",
+            as_attachment=True,
+            filename=f"id-photo-{subject.pk}.bin",
+        )
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ID_PHOTO_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
