@@ -37,6 +37,10 @@ class IdempotencyRecord(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     scope = models.CharField(max_length=128)
+    # sha256 of method, path and the parsed body in canonical form: the same key with
+    # another request is refused instead of replaying this one's answer. Blank on rows
+    # written before the hash existed; those replay as before.
+    request_hash = models.CharField(max_length=64, blank=True, default="")
     status_code = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -55,7 +55,8 @@ def add_error_responses(result, generator, request, public):
 
     Views declare their success bodies; the error shapes are the same everywhere:
     400 field errors, 401 without credentials, 404 for objects that are not yours,
-    409 for business-rule refusals, 429 when throttled.
+    409 for business-rule refusals, 422 for an Idempotency-Key reused with another
+    body (operations that take the header), 429 when throttled.
     """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
@@ -80,4 +81,12 @@ def add_error_responses(result, generator, request, public):
             if method == "post":
                 responses.setdefault("409", {"description": "Refused by a business rule", "content": error_ref})
                 responses.setdefault("429", {"description": "Throttled", "content": error_ref})
+            if any(
+                p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key"
+                for p in operation.get("parameters", [])
+            ):
+                responses.setdefault(
+                    "422",
+                    {"description": "idempotency_key_reused: the key was used with another body", "content": error_ref},
+                )
     return result

@@ -14,7 +14,10 @@ def _recipients(event: str, booking, payment) -> list[str]:
     if event == "booking_created":
         return [booking.property.owner.email] if booking.property.owner_id and booking.property.owner.email else []
     if event == "booking_confirmed":
-        return sorted({g.email.lower() for g in booking.guests.all() if g.email})
+        # The booker and the co-guests who accepted their invitation, at their accounts'
+        # addresses. An address the booker typed proves nothing: until its owner accepts,
+        # the co-guest is a name on the booking and is told nothing more about it.
+        return sorted({g.user.email.lower() for g in booking.guests.select_related("user") if g.user_id and g.user.email})
     if event == "booking_canceled":
         return [booking.primary_guest.email]
     if event == "payment_received":

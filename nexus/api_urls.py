@@ -9,7 +9,13 @@ urlpatterns = [
 ]
 
 from listings.apis import PropertyAvailabilityApi, PropertyDetailApi, PropertyListApi  # noqa: E402
-from reservations.apis import BookingCancelApi, BookingDetailApi, BookingListCreateApi  # noqa: E402
+from reservations.apis import (  # noqa: E402
+    BookingCancelApi,
+    BookingDetailApi,
+    BookingGuestCreateApi,
+    BookingListCreateApi,
+    InvitationAcceptApi,
+)
 
 urlpatterns += [
     path("properties/", PropertyListApi.as_view(), name="property-list"),
@@ -18,6 +24,8 @@ urlpatterns += [
     path("bookings/", BookingListCreateApi.as_view(), name="booking-list"),
     path("bookings/<int:booking_id>/", BookingDetailApi.as_view(), name="booking-detail"),
     path("bookings/<int:booking_id>/cancel/", BookingCancelApi.as_view(), name="booking-cancel"),
+    path("bookings/<int:booking_id>/guests/", BookingGuestCreateApi.as_view(), name="booking-guests"),
+    path("invitations/accept/", InvitationAcceptApi.as_view(), name="invitation-accept"),
 ]
 
 from mpesa.apis import BookingPaymentListCreateApi, PaymentDetailApi  # noqa: E402

@@ -5,7 +5,9 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
-from core.views import healthz
+from accounts.views import AdminLoginView
+from core.views import healthz, public_media
+from reservations import views as reservation_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -16,6 +18,10 @@ urlpatterns = [
     path("payments/", include("mpesa.urls")),
     path("accounts/", include("accounts.urls")),
     path("bookings/", include("reservations.urls")),
+    # The link in a co-guest invitation email (reservations.invitations).
+    path("invitations/<str:token>/", reservation_views.invitation_accept, name="invitation_accept"),
+    # Ahead of Wagtail's own login view: the same failed-sign-in lock as the site's form.
+    path("admin/login/", AdminLoginView.as_view(), name="admin_login"),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
 ]
@@ -23,15 +29,9 @@ urlpatterns = [
 if settings.MPESA_ENV == "simulator":
     urlpatterns.append(path("simulator/", include("mpesa.simulator.urls")))
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
-else:
-    from django.views.static import serve
-
-    # Wagtail renditions and original images are public; ID photos live elsewhere
-    # (PRIVATE_MEDIA_ROOT) and never under this prefix.
-    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+# Images and their renditions are public (the site shows them); documents and anything
+# else under MEDIA_ROOT are not served from here (core.views.public_media). ID photos
+# live outside MEDIA_ROOT altogether (PRIVATE_MEDIA_ROOT).
+urlpatterns.append(path(settings.MEDIA_URL.lstrip("/") + "<path:path>", public_media))
 
 urlpatterns.append(path("", include(wagtail_urls)))

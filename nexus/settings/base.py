@@ -69,8 +69,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.middleware.AdminQueryBoundsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "listings.admin_scope.OwnerAdminScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
@@ -101,6 +103,11 @@ TEMPLATES = [
 # IMMEDIATE transactions take the write lock up front so check-and-insert is
 # atomic, and WAL lets readers run while one writer holds the lock.
 SQLITE_PATH = Path(os.environ.get("SQLITE_PATH", VAR_DIR / "db.sqlite3"))
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
@@ -108,17 +115,11 @@ if os.environ.get("DATABASE_URL"):
         )
     }
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": SQLITE_PATH,
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # However SQLite was chosen (no DATABASE_URL, or sqlite:///...): without these a
+    # second writer fails at once with "database is locked" instead of waiting its turn.
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
@@ -148,6 +149,9 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 # only through accounts.views.id_photo which checks who is asking.
 PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", VAR_DIR / "private"))
 ID_PHOTO_MAX_BYTES = 5 * 1024 * 1024
+# Checked from the image header before any pixel is decoded: a few KB of compressed
+# PNG can claim billions of pixels. 40 MP still takes a full-size photo from most phones.
+ID_PHOTO_MAX_PIXELS = 40_000_000
 
 # --- i18n / time ------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -175,6 +179,10 @@ WAGTAIL_SITE_NAME = "Nexus"
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "pdf", "txt", "xlsx"]
+# Documents are served only by Wagtail's view, which checks the collection's privacy;
+# never from MEDIA_URL, which serves only these folders (core.views.public_media).
+WAGTAILDOCS_SERVE_METHOD = "serve_view"
+PUBLIC_MEDIA_PREFIXES = ("original_images/", "images/")
 WAGTAILIMAGES_IMAGE_MODEL = "wagtailimages.Image"
 WAGTAIL_ENABLE_UPDATE_CHECK = False
 
@@ -183,8 +191,21 @@ WAGTAIL_ENABLE_UPDATE_CHECK = False
 # run inline. Our own jobs (STK pushes, reconciliation, emails) go through django-q2.
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
+# --- Client address and sign-in throttling ----------------------------------------------
+# How many proxies of ours stand in front of the app, each appending the address it saw
+# to X-Forwarded-For: 1 on Render, 0 (the default) when clients reach the server
+# directly, in which case the header is the client's own writing and is ignored.
+# Throttles, the sign-in lock and the callback allow-list all read it (core.throttling).
+# MPESA_CALLBACK_TRUST_X_FORWARDED_FOR, the older callback-only switch, means one proxy.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "1" if env_bool("MPESA_CALLBACK_TRUST_X_FORWARDED_FOR") else "0"))
+# Wrong passwords per account (by email) and per client address before every sign-in
+# form and the token API refuse, even the right password, until the window passes.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+
 # --- Django REST framework ----------------------------------------------------------
 REST_FRAMEWORK = {
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -193,11 +214,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "core.schema.NexusAutoSchema",
+    # The one JSON parser for the whole API: malformed JSON of any kind is a 400 parse_error.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "payment_user": os.environ.get("THROTTLE_PAYMENT_USER", "10/min"),
         "payment_phone": os.environ.get("THROTTLE_PAYMENT_PHONE", "5/min"),
         "auth": os.environ.get("THROTTLE_AUTH", "30/min"),
+        # Counts every booking POST of a user, API and site form alike (one counter).
+        "booking_user": os.environ.get("THROTTLE_BOOKING_USER", "30/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -236,6 +265,10 @@ if os.environ.get("REDIS_URL"):
 
 # --- Bookings -------------------------------------------------------------------
 BOOKING_HOLD_MINUTES = int(os.environ.get("BOOKING_HOLD_MINUTES", "15"))
+# Check-in hour (Africa/Nairobi): a booking's balance is due 48 hours before check-in at this time.
+CHECK_IN_TIME = os.environ.get("CHECK_IN_TIME", "14:00")
+# How long the link in a co-guest invitation email can be used.
+BOOKING_INVITATION_TTL_DAYS = int(os.environ.get("BOOKING_INVITATION_TTL_DAYS", "14"))
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 
 # --- M-Pesa / Daraja ------------------------------------------------------------------
@@ -266,10 +299,9 @@ MPESA_HTTP_TIMEOUT = float(os.environ.get("MPESA_HTTP_TIMEOUT", "10"))
 MPESA_QUERY_FIRST_AFTER_SECONDS = int(os.environ.get("MPESA_QUERY_FIRST_AFTER_SECONDS", "30"))
 MPESA_PAYMENT_DEADLINE_SECONDS = int(os.environ.get("MPESA_PAYMENT_DEADLINE_SECONDS", "300"))
 # Opt-in allow-list of callback source IPs. Safaricom publishes no official list
-# (DARAJA.md), so it is empty (off) by default. Behind a proxy, set
-# MPESA_CALLBACK_TRUST_X_FORWARDED_FOR so the proxy's last X-Forwarded-For hop is used.
+# (DARAJA.md), so it is empty (off) by default. Behind a proxy, NUM_PROXIES tells which
+# X-Forwarded-For entry is the sender.
 MPESA_ALLOWED_CALLBACK_IPS = env_list("MPESA_ALLOWED_CALLBACK_IPS")
-MPESA_CALLBACK_TRUST_X_FORWARDED_FOR = env_bool("MPESA_CALLBACK_TRUST_X_FORWARDED_FOR", False)
 # The simulator plays Safaricom: these are the app credentials and merchant it knows.
 MPESA_SIMULATOR_CONSUMER_KEY = os.environ.get("MPESA_SIMULATOR_CONSUMER_KEY", "simulator-key")
 MPESA_SIMULATOR_CONSUMER_SECRET = os.environ.get("MPESA_SIMULATOR_CONSUMER_SECRET", "simulator-secret")
@@ -293,9 +325,17 @@ LOGGING = {
     "formatters": {
         "kv": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    # The callback token is in the callback's URL path; request lines show it as ***.
+    "filters": {"mask_callback_tokens": {"()": "core.log_masking.MaskCallbackTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "kv", "filters": ["mask_callback_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default handlers for these (its own console and mail_admins) would write
+        # request paths unmasked: everything goes through the masking console handler instead.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "django_q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
         "django_tasks": {"level": "WARNING"},

@@ -22,6 +22,14 @@ if len(MPESA_CALLBACK_TOKEN) < 24:
     raise ImproperlyConfigured("MPESA_CALLBACK_TOKEN must be a long random string (24+ characters)")
 if MPESA_ENV not in {"simulator", "sandbox", "production"}:
     raise ImproperlyConfigured("MPESA_ENV must be simulator, sandbox or production")
+if MPESA_ENV == "simulator" and not env_bool("ALLOW_SIMULATOR_IN_PRODUCTION"):
+    # The simulator's virtual phone (/simulator/phone/) lets anyone "pay" any prompt, and
+    # MPESA_ENV defaults to it: a deployment that forgot MPESA_ENV would take fake money.
+    raise ImproperlyConfigured(
+        "MPESA_ENV is unset or 'simulator' in production, where anyone could pay with the simulator's "
+        "virtual phone: set MPESA_ENV to sandbox or production, or ALLOW_SIMULATOR_IN_PRODUCTION=1 "
+        "for a demo that takes no real money"
+    )
 if MPESA_ENV != "simulator":
     # Daraja only posts callbacks to public HTTPS URLs, and without credentials
     # every payment would fail at the first OAuth call.

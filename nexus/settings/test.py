@@ -23,7 +23,11 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "payment_user": "1000/min",
     "payment_phone": "1000/min",
     "auth": "1000/min",
+    "booking_user": "10000/hour",
 }
+# Every test client signs in from 127.0.0.1 and the cache outlives a test: the lock is
+# tested with its real limit in tests/core/test_security_throttles.py.
+LOGIN_FAILURE_LIMIT = 1000
 # Tasks run in the test process when enqueued (after commit); a separate test
 # starts a real qcluster worker.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405

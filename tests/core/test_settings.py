@@ -12,6 +12,9 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "test-Zq8w3XfK2mVb9LrT6yHn4JcP1sDg7EaU5oWiQx0kBzR-long-enough-2026",
     "MPESA_CALLBACK_TOKEN": "test-callback-token-0123456789abcdef",
     "ALLOWED_HOSTS": "nexus.example.com",
+    # No Daraja credentials here; production refuses the simulator unless told
+    # (tests/core/test_security_settings.py).
+    "ALLOW_SIMULATOR_IN_PRODUCTION": "1",
 }
 
 
