@@ -159,7 +159,8 @@ class PropertyDetailApi(APIView):
         area = serializers.CharField()
         latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
         longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
-        min_deposit_percent = serializers.IntegerField(allow_null=True)
+        min_deposit_percent = serializers.IntegerField()
+        max_nights = serializers.IntegerField()
         min_credit_score = serializers.IntegerField(allow_null=True)
 
         def get_description(self, page) -> str:

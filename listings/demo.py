@@ -15,6 +15,7 @@ from PIL import ImageDraw, ImageFont
 from wagtail.images import get_image_model
 
 from accounts.models import User
+from accounts.owner_media import owner_collection_ensure
 from listings.models import Amenity, PropertyGalleryImage, PropertyPage
 from listings.site_setup import ensure_site_tree
 
@@ -260,7 +261,7 @@ def draw_placeholder_photo(*, title: str, caption: str, scene: str, seed: int) -
     return buffer.getvalue()
 
 
-def _image(*, spec: dict, caption: str, position: int):
+def _image(*, spec: dict, caption: str, position: int, owner: User):
     Image = get_image_model()
     title = f"{spec['title']} - {caption}"
     existing = Image.objects.filter(title=title).first()
@@ -272,7 +273,9 @@ def _image(*, spec: dict, caption: str, position: int):
         scene=spec["scene"],
         seed=zlib.crc32(f"{spec['slug']}-{position}".encode()),
     )
-    image = Image(title=title)
+    # In the owner's own collection, as if they had uploaded it: they see it in their
+    # library and chooser, and no other owner does.
+    image = Image(title=title, collection=owner_collection_ensure(owner), uploaded_by_user=owner)
     image.file = ImageFile(io.BytesIO(data), name=f"{spec['slug']}-{position}.jpg")
     image.save()
     return image
@@ -298,8 +301,20 @@ def seed_listings(*, users: dict) -> list[PropertyPage]:
         page = PropertyPage.objects.filter(slug=spec["slug"]).first()
         if page is None:
             page = _create_listing(index=index, spec=spec, owner=_owner(users, spec["owner"]), amenities=amenities)
+        else:
+            _move_gallery_into_owners_collection(page)
         pages.append(page)
     return pages
+
+
+def _move_gallery_into_owners_collection(page: PropertyPage) -> None:
+    """Demo data seeded before owners had collections of their own kept its photos in the root."""
+    if page.owner is None:
+        return
+    collection = owner_collection_ensure(page.owner)
+    get_image_model().objects.filter(pk__in=page.gallery_images.values("image_id")).exclude(
+        collection=collection
+    ).update(collection=collection)
 
 
 def _create_listing(*, index, spec: dict, owner: User, amenities: dict) -> PropertyPage:
@@ -316,14 +331,16 @@ def _create_listing(*, index, spec: dict, owner: User, amenities: dict) -> Prope
         price_per_night=spec["price_per_night"],
         max_guests=spec["max_guests"],
         min_nights=spec["min_nights"],
-        min_deposit_percent=spec.get("min_deposit_percent"),
+        min_deposit_percent=spec.get("min_deposit_percent", 20),
         min_credit_score=spec.get("min_credit_score"),
         search_description=spec["description"][:160],
     )
     page.amenities = [amenities[name] for name in spec["amenities"]]
     page.gallery_images = [
         PropertyGalleryImage(
-            image=_image(spec=spec, caption=caption, position=position), caption=caption, sort_order=position
+            image=_image(spec=spec, caption=caption, position=position, owner=owner),
+            caption=caption,
+            sort_order=position,
         )
         for position, caption in enumerate(spec["photos"])
     ]

@@ -9,6 +9,8 @@ from wagtail.fields import RichTextField
 from wagtail.models import Orderable, Page
 from wagtail.search import index
 
+from listings.forms import PropertyPageForm
+
 
 class Amenity(models.Model):
     """A feature a property offers (Wi-Fi, pool...). Edited as a Wagtail snippet."""
@@ -94,6 +96,12 @@ class ListingIndexPage(RoutesToItsOnlyChildType, Page):
     def child_page_model(self):
         return PropertyPage
 
+    def permissions_for_user(self, user):
+        # Owners may add (and publish) their own listings here, and nothing else.
+        from listings.permissions import ListingIndexPagePermissionTester
+
+        return ListingIndexPagePermissionTester(user, self)
+
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         from listings.page_context import listing_index_context
@@ -121,11 +129,16 @@ class PropertyPage(Page):
     )
     max_guests = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1), MaxValueValidator(50)])
     min_nights = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(365)])
+    max_nights = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Longest stay one booking may take (1 to 365 nights).",
+    )
+    # A deposit floor keeps a booking from holding its dates on a token payment.
     min_deposit_percent = models.PositiveSmallIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Smallest first payment, as a percentage of the total. Empty: any amount.",
+        default=20,
+        validators=[MinValueValidator(20), MaxValueValidator(100)],
+        help_text="Smallest first payment, as a percentage of the total (20 to 100).",
     )
     min_credit_score = models.PositiveSmallIntegerField(
         null=True,
@@ -143,7 +156,7 @@ class PropertyPage(Page):
         MultiFieldPanel(
             [
                 FieldRowPanel([FieldPanel("price_per_night"), FieldPanel("min_deposit_percent")]),
-                FieldRowPanel([FieldPanel("max_guests"), FieldPanel("min_nights")]),
+                FieldRowPanel([FieldPanel("max_guests"), FieldPanel("min_nights"), FieldPanel("max_nights")]),
                 FieldRowPanel([FieldPanel("availability_status"), FieldPanel("min_credit_score")]),
             ],
             heading="Price and rules",
@@ -160,12 +173,20 @@ class PropertyPage(Page):
     ]
     parent_page_types = ["listings.ListingIndexPage"]
     subpage_types: list[str] = []
+    base_form_class = PropertyPageForm
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(price_per_night__gte=1), name="property_price_positive"),
             models.CheckConstraint(condition=Q(max_guests__gte=1), name="property_max_guests_positive"),
             models.CheckConstraint(condition=Q(min_nights__gte=1), name="property_min_nights_positive"),
+            models.CheckConstraint(
+                condition=Q(max_nights__gte=1, max_nights__lte=365), name="property_max_nights_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_deposit_percent__gte=20, min_deposit_percent__lte=100),
+                name="property_min_deposit_percent_range",
+            ),
         ]
 
     @property

@@ -4,7 +4,9 @@ Owners see and edit blocked periods of their own properties only: the listing, t
 property choices in the form and every per-object view (edit, delete, history,
 usage) are scoped, and another owner's blocked period is a 404, as if it did not
 exist. The permission policy applies the same rule to what has no object view
-(bulk actions). Staff see all. Page editing is scoped by listings.permissions.
+(bulk actions). Staff see all. Page editing is scoped by listings.permissions; the page
+chooser, the dashboard's page count and the reports menu below, and listings.admin_scope
+(404 for admin URLs naming another owner's listing or file), apply the same rule.
 """
 
 from django import forms
@@ -12,8 +14,10 @@ from django.http import Http404
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, ObjectList
+from wagtail.admin.site_summary import PagesSummaryItem
+from wagtail.models import Page
 from wagtail.permission_policies import ModelPermissionPolicy
-from wagtail.permissions import register_permission_policy
+from wagtail.permissions import policy_registry, register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import (
     DeleteView,
@@ -26,6 +30,7 @@ from wagtail.snippets.views.snippets import (
 )
 
 from listings.models import Amenity, BlockedPeriod, PropertyPage
+from listings.permissions import listings_hidden_from, sees_every_listing
 from listings.selectors import active_bookings_overlapping
 
 
@@ -174,3 +179,39 @@ def owners_see_their_own_listings(parent_page, pages, request):
         return pages
     other_owners_listings = PropertyPage.objects.exclude(owner=user).values("pk")
     return pages.exclude(pk__in=other_owners_listings)
+
+
+@hooks.register("construct_page_chooser_queryset")
+def owners_choose_among_their_own_listings(pages, request):
+    """The page chooser (browse and search) offers an owner no other owner's listing."""
+    if sees_every_listing(request.user):
+        return pages
+    return pages.exclude(pk__in=listings_hidden_from(request.user))
+
+
+class OwnPagesSummaryItem(PagesSummaryItem):
+    """The dashboard's page count, for an owner: the listings they own, not the whole index."""
+
+    def get_context_data(self, parent_context):
+        context = super().get_context_data(parent_context)
+        policy = policy_registry.get_by_type(Page)
+        context["total_pages"] = policy.instances_user_has_permission_for(self.request.user, "change").count()
+        return context
+
+
+@hooks.register("construct_homepage_summary_items", order=1)
+def owners_count_their_own_pages(request, items):
+    # Images and documents are counted per collection by Wagtail, and an owner's rights
+    # reach only their own collection (accounts/owner_media.py).
+    if sees_every_listing(request.user):
+        return
+    items[:] = [OwnPagesSummaryItem(request) if type(item) is PagesSummaryItem else item for item in items]
+
+
+@hooks.register("construct_reports_menu")
+def site_wide_reports_are_for_staff(request, menu_items):
+    """Mirrors listings.admin_scope, which answers 404 to an owner opening these reports."""
+    if sees_every_listing(request.user):
+        return
+    hidden = {"site-history", "page-types-usage"}
+    menu_items[:] = [item for item in menu_items if item.name not in hidden]

@@ -36,11 +36,16 @@ def test_booking_created_goes_to_the_owner(booking, world, django_capture_on_com
     assert message.alternatives[0][1] == "text/html" and "Achieng Guest" in message.alternatives[0][0]
 
 
-def test_booking_confirmed_goes_to_every_guest_with_an_email(booking, world, django_capture_on_commit_callbacks):
+def test_booking_confirmed_goes_to_the_booker_and_co_guests_who_accepted(
+    booking, world, django_capture_on_commit_callbacks
+):
+    # guest_b accepted an invitation (linked); "co.guest@example.com" was only typed in.
+    BookingGuest.objects.create(booking=booking, name="Baraka", email="typed@example.com", user=world["guest_b"])
     with django_capture_on_commit_callbacks(execute=True):
         send("booking_confirmed", booking_id=booking.pk)
     [message] = mail.outbox
-    assert sorted(message.to) == sorted([world["guest_a"].email, "co.guest@example.com"])
+    assert sorted(message.to) == sorted([world["guest_a"].email, world["guest_b"].email])
+    assert "co.guest@example.com" not in message.to and "typed@example.com" not in message.to
     assert "confirmed" in message.subject.lower()
 
 

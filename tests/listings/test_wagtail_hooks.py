@@ -106,6 +106,8 @@ def test_owner_creates_and_publishes_a_listing_they_then_own(client, site_tree):
         "price_per_night": "7000",
         "max_guests": "4",
         "min_nights": "1",
+        "max_nights": "30",  # the editor pre-fills both with their defaults
+        "min_deposit_percent": "20",
         "availability_status": "available",
         "gallery_images-TOTAL_FORMS": "0",
         "gallery_images-INITIAL_FORMS": "0",
