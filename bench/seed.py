@@ -157,7 +157,7 @@ BULK_BOOKINGS_SQL = """
 INSERT INTO reservations_booking
     (reference, property_id, primary_guest_id, status, check_in, check_out, nights, party_size,
      price_per_night, total_price, amount_paid, balance_due, hold_expires_at, booking_date, updated_at,
-     canceled_at, cancel_reason)
+     canceled_at, cancel_reason, cancel_kind)
 SELECT
     'S' || lpad(to_hex(s.property_id), 7, '0') || lpad(s.g::text, 2, '0'),
     s.property_id, %(guest)s,
@@ -168,7 +168,7 @@ SELECT
          ELSE s.price * s.nights END,
     CASE (s.property_id * 7 + s.g) %% 10 WHEN 2 THEN s.price * (s.nights - 1) WHEN 3 THEN 0
          WHEN 0 THEN s.price * s.nights WHEN 1 THEN s.price * s.nights ELSE 0 END,
-    NULL, now(), now(), NULL, ''
+    NULL, now(), now(), NULL, '', ''
 FROM (
     SELECT p.page_ptr_id AS property_id, p.price_per_night AS price, g,
            %(first_day)s::date + (p.page_ptr_id * 7) %% 15 + g * 15 + (p.page_ptr_id + g * 3) %% 5 AS check_in,

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views.generic import FormView, View
 from wagtail.admin import messages
-from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
 from wagtail.admin.utils import get_valid_next_url_from_request
 from wagtail.admin.views.generic import WagtailAdminTemplateMixin
@@ -27,6 +27,7 @@ from wagtail.admin.widgets.button import Button
 
 from core.admin_views import ScopedIndexView, ScopedInspectView
 from core.exceptions import ApplicationError
+from core.filters import AdminFilterSet
 from core.permissions import payment_permission_policy, properties_visible_to
 from core.phones import to_msisdn
 from core.selectors import audit_list_for_object
@@ -50,7 +51,7 @@ def payment_attention(payment: Payment) -> str:
     return ", ".join(labels)
 
 
-class PaymentFilterSet(WagtailFilterSet):
+class PaymentFilterSet(AdminFilterSet):
     status = django_filters.ChoiceFilter(
         label="Status", choices=Payment.Status.choices, empty_label="All", widget=forms.RadioSelect
     )

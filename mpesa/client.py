@@ -17,7 +17,6 @@ condensed in DARAJA.md:
 import base64
 import dataclasses
 import datetime as dt
-import json
 import logging
 import math
 import re
@@ -30,6 +29,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from core import safe_json
 from core.phones import to_msisdn
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def daraja_text(value: str, *, limit: int, fallback: str) -> str:
 def _json_or_text(response: requests.Response) -> Any:
     text = response.text or ""
     try:
-        return json.loads(text)
+        return safe_json.loads(text)
     except ValueError:
         return text
 
@@ -205,9 +205,10 @@ class DarajaClient:
         try:
             # Documented as a number, observed as a string ("3599"): accept both.
             expires_in = int(float(answer.json.get("expires_in", 3599)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             expires_in = 3599
-        lifetime = max(expires_in - TOKEN_REFRESH_MARGIN_SECONDS, 30)
+        # Tokens live an hour (DARAJA.md): a larger figure is not to be trusted with the cache.
+        lifetime = max(min(expires_in, 3600) - TOKEN_REFRESH_MARGIN_SECONDS, 30)
         cache.set(self._token_cache_key, token, timeout=lifetime)
         return token, answer
 
@@ -412,7 +413,8 @@ class StkCallback:
 
 MAX_CALLBACK_AMOUNT = 2_000_000_000  # fits the PositiveIntegerField on every database
 _RECEIPT = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_DIGITS = re.compile(r"^\d{1,15}$")
+MAX_DIGITS = 15  # an MSISDN is 12, a TransactionDate 14
+_DIGITS = re.compile(rf"^\d{{1,{MAX_DIGITS}}}$")
 
 
 def _is_number(value) -> bool:
@@ -430,21 +432,32 @@ def _text(container: dict, key: str, *, required: bool, limit: int) -> str:
     return value.strip()
 
 
+def _whole_number(value, name: str, *, below: int) -> int:
+    """A JSON number that is a whole number in [0, below). Integers are range-checked
+    before anything converts them: a 400-digit integer is valid JSON and overflows a
+    float (math.isfinite raises OverflowError)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    else:
+        raise CallbackInvalid(f"{name} must be a whole number")
+    if not 0 <= number < below:
+        raise CallbackInvalid(f"{name} is out of range")
+    return number
+
+
 def _whole_shillings(value) -> int:
     """Daraja sends Amount as a JSON number, sometimes 1.00: whole shillings only."""
-    if not _is_number(value) or not math.isfinite(value) or value != int(value):
-        raise CallbackInvalid("Amount must be a whole number of shillings")
-    amount = int(value)
-    if not 1 <= amount <= MAX_CALLBACK_AMOUNT:
+    amount = _whole_number(value, "Amount", below=MAX_CALLBACK_AMOUNT + 1)
+    if amount < 1:
         raise CallbackInvalid("Amount is out of range")
     return amount
 
 
 def _digits(value, name: str) -> str:
     if _is_number(value):
-        if not math.isfinite(value) or value != int(value) or value < 0:
-            raise CallbackInvalid(f"{name} must be digits")
-        value = str(int(value))
+        value = str(_whole_number(value, name, below=10**MAX_DIGITS))
     if not isinstance(value, str) or not _DIGITS.match(value.strip()):
         raise CallbackInvalid(f"{name} must be digits")
     return value.strip()

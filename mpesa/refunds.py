@@ -9,7 +9,7 @@ import logging
 import uuid
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -34,12 +34,12 @@ def _lock_booking_and_payment(payment_id: int):
 
 
 def booking_money_held(*, booking_id: int) -> int:
-    """Shillings a booking holds, from its rows: successful payments' received amounts minus refunds."""
-    totals = Payment.objects.filter(booking_id=booking_id, status=Payment.Status.SUCCESS).aggregate(
-        paid=Sum("received_amount", filter=Q(kind=Payment.Kind.PAYMENT)),
-        refunded=Sum("amount", filter=Q(kind=Payment.Kind.REFUND)),
-    )
-    return max((totals["paid"] or 0) - (totals["refunded"] or 0), 0)
+    """Shillings a booking holds, by the one rule (reservations.status.booking_money): each
+    success counts at most what it asked for, less refunds."""
+    from reservations.models import Booking
+    from reservations.services import booking_money_read
+
+    return booking_money_read(Booking(pk=booking_id)).held
 
 
 def payment_refundable_amount(*, payment: Payment) -> int:
@@ -121,7 +121,7 @@ def payment_record_refund(*, payment_id: int, actor, amount: int, mpesa_referenc
         if original.needs_refund and refundable - amount == 0:
             original.needs_refund = False
             original.save(update_fields=["needs_refund", "updated_at"])
-        booking_recompute_totals(booking=booking)
+        booking_recompute_totals(booking=booking, actor=actor)
         booking.refresh_from_db(fields=["amount_paid", "balance_due", "status"])
         if booking.status == booking.Status.CANCELED:
             # booking_recompute_totals leaves cancelled bookings alone (their status must
@@ -158,8 +158,10 @@ def payment_resolve_flag(*, payment_id: int, actor, note: str) -> Payment:
     note = (note or "").strip()
     if not note:
         raise ApplicationError("A note saying how the flag was resolved is required.", "note_required", 400)
+    from reservations.services import booking_recompute_totals
+
     with transaction.atomic():
-        _booking, payment = _lock_booking_and_payment(payment_id)
+        booking, payment = _lock_booking_and_payment(payment_id)
         if not payment.flagged:
             raise ApplicationError("This payment is not flagged.", "not_flagged")
         payment.flagged = False
@@ -178,6 +180,8 @@ def payment_resolve_flag(*, payment_id: int, actor, note: str) -> Payment:
             after={"flagged": False},
             data={"note": note, "needs_refund": payment.needs_refund},
         )
+        # A disputed amount held the booking back from CONFIRMED until now.
+        booking_recompute_totals(booking=booking, actor=actor)
     return payment
 
 

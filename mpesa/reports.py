@@ -9,10 +9,11 @@ import datetime as dt
 import django_filters
 from django import forms
 from django.utils import timezone
-from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 from wagtail.admin.views.reports import ReportView
 
+from core.filters import AdminFilterSet
 from core.permissions import payment_permission_policy, properties_visible_to
 from mpesa.models import Payment
 
@@ -36,7 +37,7 @@ LOCAL_DATETIME_PREPROCESS = {
 }
 
 
-class PaymentsReportFilterSet(WagtailFilterSet):
+class PaymentsReportFilterSet(AdminFilterSet):
     created_at = django_filters.DateFromToRangeFilter(label="Created", widget=DateRangePickerWidget)
     status = django_filters.ChoiceFilter(
         label="Status", choices=Payment.Status.choices, empty_label="All", widget=forms.RadioSelect

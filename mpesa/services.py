@@ -16,7 +16,6 @@ sent, or the push got no answer) -> SUCCESS | FAILED.
 
 import datetime as dt
 import logging
-import math
 import time
 
 from django.conf import settings
@@ -94,9 +93,16 @@ def _in_flight_total(booking: Booking) -> int:
 def payment_create(*, booking_id: int, user, phone_number: str, amount: int) -> Payment:
     """A guest of the booking asks to pay `amount` from `phone_number`; the STK push is sent
     by a task once this commits. 400 bad phone/amount or under the deposit; 404 not a guest;
-    409 booking_not_payable, amount_exceeds_balance, phone_busy."""
+    409 booking_not_payable, amount_exceeds_balance, phone_busy, dates_unavailable.
+
+    A booking cancelled because its payment failed comes back to PENDING with a new hold
+    first (reservations.services.booking_revive_for_payment), in this transaction: if the
+    payment is then refused, it stays cancelled. Any other cancellation is final.
+    """
     from listings.models import PropertyPage
     from reservations.selectors import booking_list_for_user
+    from reservations.services import booking_is_revivable, booking_revive_for_payment
+    from reservations.status import booking_min_next_payment
 
     try:
         msisdn = to_msisdn(phone_number)
@@ -111,6 +117,8 @@ def payment_create(*, booking_id: int, user, phone_number: str, amount: int) -> 
 
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
+        if booking_is_revivable(booking):
+            booking_revive_for_payment(booking=booking, actor=user)
         if booking.status not in PAYABLE or booking.balance_due <= 0:
             raise ApplicationError(
                 "This booking cannot take payments: it is cancelled or already paid in full.",
@@ -130,15 +138,22 @@ def payment_create(*, booking_id: int, user, phone_number: str, amount: int) -> 
         percent = (
             PropertyPage.objects.filter(pk=booking.property_id).values_list("min_deposit_percent", flat=True).first()
         )
-        if percent and booking.amount_paid == 0 and in_flight == 0:
-            minimum = min(math.ceil(booking.total_price * percent / 100), booking.balance_due)
-            if amount < minimum:
-                raise ApplicationError(
-                    f"The first payment must be at least KES {minimum:,} ({percent}% deposit), or the whole balance.",
-                    "below_min_deposit",
-                    400,
-                    extra={"min_amount": minimum},
-                )
+        # Until the deposit is actually held, every payment must bring the booking up to it,
+        # even with another one in flight: that one could fail and leave a token amount
+        # holding the dates.
+        minimum = booking_min_next_payment(
+            total_price=booking.total_price,
+            amount_paid=booking.amount_paid,
+            balance_due=booking.balance_due,
+            min_deposit_percent=percent,
+        )
+        if amount < minimum:
+            raise ApplicationError(
+                f"The first payment must be at least KES {minimum:,} ({percent}% deposit), or the whole balance.",
+                "below_min_deposit",
+                400,
+                extra={"min_amount": minimum},
+            )
         # Two requests for one booking are serialised by the booking lock above. For one phone
         # across two bookings, Daraja itself refuses a second prompt ("Unable to lock
         # subscriber"), which fails that payment with its reason and takes no money.
@@ -273,11 +288,15 @@ def _cancel_if_nothing_held(*, booking: Booking, payment: Payment) -> None:
         return
     if others.filter(status=Payment.Status.SUCCESS).exists() or payment.status == Payment.Status.SUCCESS:
         return
+    from reservations.services import booking_mark_canceled
+
     before = {"status": booking.status, "amount_paid": booking.amount_paid, "balance_due": booking.balance_due}
-    booking.status = Booking.Status.CANCELED
-    booking.canceled_at = timezone.now()
-    booking.cancel_reason = f"Payment failed: {payment.failure_reason or payment.result_desc}"[:200]
-    booking.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
+    # The one revivable kind: the same guests may pay again while the dates are free.
+    booking_mark_canceled(
+        booking=booking,
+        kind=Booking.CancelKind.PAYMENT_FAILED,
+        reason=f"Payment failed: {payment.failure_reason or payment.result_desc}",
+    )
     audit_record(
         obj=booking,
         action="booking.canceled",
@@ -393,7 +412,15 @@ def _apply_success(
 
     late = payment.status == Payment.Status.FAILED
     if amount != payment.amount:
-        flag_reasons.append(f"KES {amount:,} paid but KES {payment.amount:,} was asked")
+        # Recorded as reported, but credited at most what was asked (reservations.status
+        # booking_money); while this flag is open the booking is not confirmed on it.
+        credited = min(amount, payment.amount)
+        follow_up = (
+            f"KES {amount - payment.amount:,} surplus to refund" if amount > payment.amount else "check with the payer"
+        )
+        flag_reasons.append(
+            f"KES {amount:,} paid but KES {payment.amount:,} was asked: KES {credited:,} credited, {follow_up}"
+        )
     if phone and phone != payment.phone_number:
         flag_reasons.append(f"paid from {phone}, the prompt went to {payment.phone_number}")
     payment.status = Payment.Status.SUCCESS
@@ -425,13 +452,19 @@ def _apply_success(
 
     restored = None
     if booking.status == Booking.Status.CANCELED:
-        from reservations.services import booking_reactivate
+        from reservations.services import booking_is_revivable, booking_reactivate
 
+        revivable = booking_is_revivable(booking)
         restored = booking_reactivate(booking=booking)
         if not restored:
             payment.needs_refund = True
             payment.flagged = True
-            reason = "Paid after the booking was cancelled and its dates were taken: refund it."
+            why = booking.get_cancel_kind_display() or "final"
+            reason = (
+                "Paid after the booking was cancelled and its dates were taken: refund it."
+                if revivable
+                else f"Paid after the booking was cancelled ({why}): refund it."
+            )
             payment.flag_reason = "; ".join([reason, *flag_reasons])[:255]
             payment.save(update_fields=["needs_refund", "flagged", "flag_reason", "updated_at"])
     else:

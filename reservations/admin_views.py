@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views.generic import FormView
 from wagtail.admin import messages
-from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import Button
@@ -16,6 +16,7 @@ from wagtail.admin.widgets.button import Button
 from accounts.selectors import user_can_view_id_photo
 from core.admin_views import ScopedIndexView, ScopedInspectView
 from core.exceptions import ApplicationError
+from core.filters import AdminFilterSet
 from core.permissions import (
     booking_permission_policy,
     payment_permission_policy,
@@ -32,7 +33,7 @@ def booking_admin_url(name: str, booking_id: int) -> str:
     return reverse(f"{URL_NAMESPACE}:{name}", args=(quote(booking_id),))
 
 
-class BookingFilterSet(WagtailFilterSet):
+class BookingFilterSet(AdminFilterSet):
     status = django_filters.ChoiceFilter(
         label="Status", choices=Booking.Status.choices, empty_label="All", widget=forms.RadioSelect
     )

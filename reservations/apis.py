@@ -1,21 +1,28 @@
 """Bookings API. See API.md "Bookings"."""
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.exceptions import ApplicationError
 from core.idempotency import idempotent
 from core.pagination import paginate, paginated_schema
 from core.phones import to_msisdn
+from reservations.invitations import booking_invitation_accept
+from reservations.models import BookingGuest
 from reservations.selectors import (
     booking_get_for_user,
     booking_list_for_user,
     booking_with_guests,
 )
-from reservations.services import MAX_CO_GUESTS, booking_cancel, booking_create
+from reservations.deadlines import booking_balance_due_by
+from reservations.services import MAX_CO_GUESTS, booking_cancel, booking_create, booking_guest_add
+from reservations.status import booking_min_first_payment
 
 MAX_INT = 2_147_483_647
 
@@ -30,12 +37,42 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 ERROR_RESPONSE = OpenApiResponse(description='{"detail", "code"} or field errors')
 
 
+class BookingUserThrottle(UserRateThrottle):
+    """Every booking POST of a user, through the API or the site's booking form (one cache
+    key per user, so both count against one limit): a booking holds dates, and creating
+    them in bulk would take a listing off the market for nothing (THROTTLE_BOOKING_USER)."""
+
+    scope = "booking_user"
+
+
+def _viewer_id(context) -> int | None:
+    return getattr(getattr(context.get("request"), "user", None), "pk", None)
+
+
+def _sees_contact(*, viewer_id: int | None, primary_guest_id: int, guest) -> bool:
+    """Guests' emails and phones are the booker's to see (and each guest's own); other guests
+    of the booking see names only (API.md), so joining a booking reveals no one's number."""
+    return viewer_id is not None and viewer_id in (primary_guest_id, guest.user_id)
+
+
+class _GuestContactField(serializers.CharField):
+    """A guest's email or phone, or "" for a viewer who may not see it."""
+
+    def get_attribute(self, guest):
+        value = super().get_attribute(guest)
+        viewer_id = _viewer_id(self.context)
+        shown = _sees_contact(viewer_id=viewer_id, primary_guest_id=guest.booking.primary_guest_id, guest=guest)
+        return value if shown else ""
+
+
 class BookingGuestOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
-    email = serializers.CharField()
-    phone_number = serializers.CharField()
+    email = _GuestContactField()
+    phone_number = _GuestContactField()
     is_primary = serializers.BooleanField()
+    # Null until the co-guest accepts the invitation: it never tells whether the address has an account.
     user = serializers.IntegerField(source="user_id", allow_null=True)
+    invitation = serializers.ChoiceField(choices=BookingGuest.Invitation.choices)
 
 
 # One instance of each formatting field, shared: building a serializer's fields (DRF
@@ -66,6 +103,12 @@ class BookingOutputSerializer(serializers.Serializer):
     balance_due = serializers.IntegerField()
     booking_date = serializers.DateTimeField()
     hold_expires_at = serializers.DateTimeField(allow_null=True)
+    min_first_payment = serializers.SerializerMethodField(
+        help_text="The smallest first payment: the listing's deposit percent of the total, rounded up."
+    )
+    balance_due_by = serializers.SerializerMethodField(
+        help_text="When the whole amount is due (Africa/Nairobi); unpaid by then, a partly paid booking is cancelled."
+    )
     guests = BookingGuestOutputSerializer(many=True, source="guests.all")
 
     def to_representation(self, booking):
@@ -75,6 +118,7 @@ class BookingOutputSerializer(serializers.Serializer):
         guests = getattr(booking, "guest_rows", None)
         if guests is None:
             guests = booking.guests.all()
+        viewer_id = _viewer_id(self.context)
         return {
             "id": booking.pk,
             "reference": booking.reference,
@@ -91,24 +135,54 @@ class BookingOutputSerializer(serializers.Serializer):
             "hold_expires_at": (
                 _DATETIME.to_representation(booking.hold_expires_at) if booking.hold_expires_at else None
             ),
-            "guests": [
-                {
-                    "name": guest.name,
-                    "email": guest.email,
-                    "phone_number": guest.phone_number,
-                    "is_primary": guest.is_primary,
-                    "user": guest.user_id,
-                }
-                for guest in guests
-            ],
+            "min_first_payment": self.get_min_first_payment(booking),
+            "balance_due_by": self.get_balance_due_by(booking),
+            "guests": [_guest_representation(guest, viewer_id=viewer_id, booking=booking) for guest in guests],
         }
+
+    def get_min_first_payment(self, booking) -> int:
+        return booking_min_first_payment(
+            total_price=booking.total_price, min_deposit_percent=_min_deposit_percent(booking)
+        )
+
+    def get_balance_due_by(self, booking) -> dt.datetime:
+        return _DATETIME.to_representation(
+            booking_balance_due_by(check_in=booking.check_in, booking_date=booking.booking_date)
+        )
+
+
+def _min_deposit_percent(booking) -> int | None:
+    # A booking just created carries its listing's deposit (booking_create); others have the
+    # listing loaded with them (booking_list_for_user).
+    percent = getattr(booking, "property_min_deposit_percent", None)
+    return percent if percent is not None else booking.property.min_deposit_percent
+
+
+def _guest_representation(guest, *, viewer_id: int | None, booking) -> dict:
+    shown = _sees_contact(viewer_id=viewer_id, primary_guest_id=booking.primary_guest_id, guest=guest)
+    return {
+        "name": guest.name,
+        "email": guest.email if shown else "",
+        "phone_number": guest.phone_number if shown else "",
+        "is_primary": guest.is_primary,
+        "user": guest.user_id,
+        "invitation": guest.invitation,
+    }
 
 
 class BookingListCreateApi(APIView):
     """GET: the caller's bookings (as primary guest or linked co-guest). POST: book a stay.
 
     Two operations on one path (API.md fixes the path); each has its own method and serializers.
+    POST is throttled per user (BookingUserThrottle, shared with the site's booking form).
     """
+
+    throttle_classes = [BookingUserThrottle]
+
+    def get_throttles(self):
+        if self.request.method != "POST":
+            return []
+        return super().get_throttles()
 
     class InputSerializer(serializers.Serializer):
         class GuestSerializer(serializers.Serializer):
@@ -145,6 +219,7 @@ class BookingListCreateApi(APIView):
             400: ERROR_RESPONSE,
             401: ERROR_RESPONSE,
             409: OpenApiResponse(description="dates_unavailable, credit_score_too_low, idempotency_in_progress"),
+            429: OpenApiResponse(description="throttled: too many bookings by this user"),
         },
         tags=["bookings"],
     )
@@ -162,7 +237,9 @@ class BookingListCreateApi(APIView):
             check_out=data["check_out"],
             guests=[dict(guest) for guest in data.get("guests", [])],
         )
-        return Response(BookingOutputSerializer(booking).data, status=status.HTTP_201_CREATED)
+        return Response(
+            BookingOutputSerializer(booking, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class BookingDetailApi(APIView):
@@ -171,7 +248,7 @@ class BookingDetailApi(APIView):
     )
     def get(self, request, booking_id: int):
         booking = booking_get_for_user(user=request.user, booking_id=booking_id)
-        return Response(BookingOutputSerializer(booking).data)
+        return Response(BookingOutputSerializer(booking, context={"request": request}).data)
 
 
 class BookingCancelApi(APIView):
@@ -200,4 +277,62 @@ class BookingCancelApi(APIView):
             raise ApplicationError("Only the guest who made the booking can cancel it.", "not_primary_guest", 403)
         booking_cancel(booking_id=booking.pk, actor=request.user, reason=serializer.validated_data.get("reason", ""))
         booking = booking_get_for_user(user=request.user, booking_id=booking.pk)
-        return Response(BookingOutputSerializer(booking).data)
+        return Response(BookingOutputSerializer(booking, context={"request": request}).data)
+
+
+class BookingGuestCreateApi(APIView):
+    """The booker adds a co-guest; one with an email is sent an invitation to accept.
+
+    The answer is the same whether or not the address belongs to an account (`user` is
+    null and `invitation` is "invited" either way): adding a guest never looks accounts up.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=150)
+        email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+        phone_number = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: BookingGuestOutputSerializer,
+            400: ERROR_RESPONSE,
+            401: ERROR_RESPONSE,
+            403: OpenApiResponse(description="not_primary_guest: only the guest who booked adds guests"),
+            404: ERROR_RESPONSE,
+            409: OpenApiResponse(description="booking_canceled"),
+        },
+        tags=["bookings"],
+    )
+    def post(self, request, booking_id: int):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+        guest = booking_guest_add(booking_id=booking.pk, actor=request.user, **serializer.validated_data)
+        return Response(
+            BookingGuestOutputSerializer(guest, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class InvitationAcceptApi(APIView):
+    """The logged-in invitee accepts the invitation whose link carries `token`, and is linked to the booking."""
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: BookingOutputSerializer,
+            400: OpenApiResponse(description="invalid_invitation: unknown, used or expired link"),
+            401: ERROR_RESPONSE,
+        },
+        tags=["bookings"],
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise ApplicationError("This invitation link is not valid.", "invalid_invitation", 400)
+        booking = booking_invitation_accept(token=serializer.validated_data["token"], user=request.user)
+        booking = booking_get_for_user(user=request.user, booking_id=booking.pk)
+        return Response(BookingOutputSerializer(booking, context={"request": request}).data)

@@ -112,6 +112,7 @@ def _create(*, spec: dict, property, users: dict) -> Booking:
         hold_expires_at=now + dt.timedelta(minutes=15) if spec["status"] == Booking.Status.PENDING else None,
         canceled_at=now if spec["status"] == Booking.Status.CANCELED else None,
         cancel_reason="Hold expired before payment" if spec["status"] == Booking.Status.CANCELED else "",
+        cancel_kind=Booking.CancelKind.HOLD_EXPIRED if spec["status"] == Booking.Status.CANCELED else "",
     )
     BookingGuest.objects.bulk_create(
         [

@@ -17,6 +17,17 @@ class Booking(models.Model):
         CONFIRMED = "CONFIRMED", "Confirmed"
         CANCELED = "CANCELED", "Cancelled"
 
+    class CancelKind(models.TextChoices):
+        """Why a booking was cancelled. Only PAYMENT_FAILED may be revived (by paying again
+        while the dates are free); every other kind, and blank (unknown), is final."""
+
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        GUEST = "guest", "Cancelled by the guest"
+        OWNER = "owner", "Cancelled by the owner"
+        STAFF = "staff", "Cancelled by staff"
+        HOLD_EXPIRED = "hold_expired", "Hold expired"
+        BALANCE_DEADLINE = "balance_deadline", "Balance not paid in time"
+
     reference = models.CharField(max_length=12, unique=True)
     property = models.ForeignKey("listings.PropertyPage", on_delete=models.PROTECT, related_name="bookings")
     primary_guest = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="primary_bookings")
@@ -35,6 +46,7 @@ class Booking(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    cancel_kind = models.CharField(max_length=20, choices=CancelKind.choices, blank=True)
 
     class Meta:
         ordering = ["-booking_date", "-id"]
@@ -54,8 +66,17 @@ class Booking(models.Model):
 
 
 class BookingGuest(models.Model):
-    """Someone staying. The primary guest is the user who booked; co-guests are named,
-    and linked to a User when their email or phone matches one."""
+    """Someone staying. The primary guest is the user who booked; co-guests are named.
+
+    A co-guest gets `user` (and so sees the booking and may pay toward it) only by accepting
+    the invitation emailed to the address the booker typed (reservations.invitations): a
+    matching email or phone never links, since anyone can type anyone's address.
+    """
+
+    class Invitation(models.TextChoices):
+        NONE = "none", "Not invited"
+        INVITED = "invited", "Invited"
+        ACCEPTED = "accepted", "Accepted"
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="guests")
     name = models.CharField(max_length=150)
@@ -66,6 +87,13 @@ class BookingGuest(models.Model):
     )
     is_primary = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the booker asked for an invitation to `email` (null: never invited).
+    invited_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 (hex) of the secret in the emailed link; the secret itself is never stored.
+    # Empty while the email is still to be sent, and again once the invitation is accepted.
+    invitation_token_hash = models.CharField(max_length=64, blank=True, default="")
+    invitation_expires_at = models.DateTimeField(null=True, blank=True)
+    invitation_accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-is_primary", "id"]
@@ -74,7 +102,21 @@ class BookingGuest(models.Model):
             models.UniqueConstraint(
                 fields=["booking", "user"], condition=Q(user__isnull=False), name="booking_guest_user_once"
             ),
+            models.UniqueConstraint(
+                fields=["invitation_token_hash"],
+                condition=~Q(invitation_token_hash=""),
+                name="booking_guest_invitation_token_once",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def invitation(self) -> str:
+        """API.md's "invitation": "accepted" once a co-guest is linked, "invited" while a link is out."""
+        if self.is_primary:
+            return self.Invitation.NONE
+        if self.user_id is not None:
+            return self.Invitation.ACCEPTED
+        return self.Invitation.INVITED if self.invited_at else self.Invitation.NONE

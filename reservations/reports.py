@@ -7,17 +7,18 @@ their own properties' bookings.
 import django_filters
 from django import forms
 from django.utils import timezone
-from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import TitleColumn
 from wagtail.admin.views.reports import ReportView
 
+from core.filters import AdminFilterSet
 from core.permissions import booking_permission_policy, properties_visible_to
 from mpesa.reports import LOCAL_DATETIME_PREPROCESS
 from reservations.admin_views import booking_columns
 from reservations.models import Booking
 
 
-class BookingsReportFilterSet(WagtailFilterSet):
+class BookingsReportFilterSet(AdminFilterSet):
     booking_date = django_filters.DateFromToRangeFilter(label="Booked on", widget=DateRangePickerWidget)
     check_in = django_filters.DateFromToRangeFilter(label="Check-in", widget=DateRangePickerWidget)
     status = django_filters.ChoiceFilter(

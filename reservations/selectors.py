@@ -12,6 +12,9 @@ from reservations.models import ACTIVE_STATUSES, Booking, BookingGuest
 def booking_list_for_user(*, user) -> QuerySet[Booking]:
     """Bookings where the user is a guest: primary, or a linked co-guest.
 
+    A co-guest row carries a user only once that user accepted its emailed invitation
+    (reservations.invitations); nothing links by a matching email or phone.
+
     The co-guest side is a subquery rather than a join, so no DISTINCT is needed and
     each booking appears once.
     """
@@ -20,6 +23,28 @@ def booking_list_for_user(*, user) -> QuerySet[Booking]:
         Booking.objects.filter(Q(primary_guest=user) | Q(pk__in=as_co_guest))
         .select_related("property")
         .order_by("-check_in", "-id")
+    )
+
+
+def owner_hosts_paying_guest(*, owner, guest) -> bool:
+    """Whether `guest` stays on a paid, active booking of a property `owner` owns, made by
+    someone other than `owner`: as its primary guest, or as a co-guest linked to the booking
+    (a co-guest row gets a user only when that user accepts the invitation).
+
+    This decides who may see a guest's ID photo (accounts.selectors.user_can_view_id_photo).
+    A booking the owner made on their own property never counts: otherwise an owner could
+    read anyone's ID photo by typing them in as a co-guest.
+    """
+    as_guest = Q(primary_guest=guest) | Q(pk__in=BookingGuest.objects.filter(user=guest).values("booking_id"))
+    return (
+        Booking.objects.filter(
+            as_guest,
+            property__owner=owner,
+            status__in=(Booking.Status.PROCESSING, Booking.Status.CONFIRMED),
+            amount_paid__gt=0,
+        )
+        .exclude(primary_guest=owner)
+        .exists()
     )
 
 
@@ -47,6 +72,8 @@ class BookingTerms:
     min_nights: int
     min_credit_score: int | None
     availability_status: str
+    max_nights: int
+    min_deposit_percent: int
     nights_blocked: bool
     nights_taken: bool
 
@@ -70,7 +97,7 @@ def property_booking_terms(*, property_id: int, check_in: dt.date, check_out: dt
     statuses = ", ".join(["%s"] * len(ACTIVE_STATUSES))
     sql = f"""
         SELECT l.page_ptr_id, p.title, l.price_per_night, l.max_guests, l.min_nights, l.min_credit_score,
-               l.availability_status,
+               l.availability_status, l.max_nights, l.min_deposit_percent,
                EXISTS (SELECT 1 FROM {BlockedPeriod._meta.db_table} b
                        WHERE b.property_id = l.page_ptr_id AND b.start < %s AND b."end" > %s),
                EXISTS (SELECT 1 FROM {Booking._meta.db_table} k

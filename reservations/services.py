@@ -16,20 +16,21 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts import credit
-from accounts.models import User
 from core.exceptions import ApplicationError
 from core.notifications import notify
 from core.phones import to_msisdn
 from core.services import audit_record
+from reservations.invitations import booking_guest_invitation_request, booking_guest_invitations_enqueue
 from reservations.models import (
     REFERENCE_ALPHABET,
     Booking,
     BookingGuest,
 )
+from reservations.status import BookingMoney, PaymentRow, booking_money, booking_status_derive
 
 logger = logging.getLogger(__name__)
 
@@ -91,33 +92,18 @@ def _normalise_co_guests(guests: list[dict]) -> list[dict]:
     return cleaned
 
 
-def _co_guest_rows(*, booking: Booking, primary: User, co_guests: list[dict]) -> list[BookingGuest]:
-    """BookingGuest rows for the co-guests, linked to a User whose email (any case) or phone matches.
+def _co_guest_rows(*, booking: Booking, co_guests: list[dict]) -> list[BookingGuest]:
+    """BookingGuest rows for the co-guests: names on the booking, linked to no account.
 
-    The booker is never linked twice, nor is one user linked to two rows of a booking.
+    No account is looked up by email or phone: a co-guest is linked only by accepting the
+    invitation sent to their email (reservations.invitations), and what the booker sees
+    cannot depend on whether an address has an account.
     """
-    emails = {g["email"] for g in co_guests if g["email"]}
-    phones = {g["phone_number"] for g in co_guests if g["phone_number"]}
-    by_email, by_phone = {}, {}
-    if emails or phones:
-        match = Q(pk__in=[])
-        for email in emails:
-            match |= Q(email__iexact=email)
-        if phones:
-            match |= Q(phone_number__in=phones)
-        for user in User.objects.filter(match, is_active=True).exclude(pk=primary.pk):
-            by_email.setdefault(user.email.lower(), user)
-            if user.phone_number:
-                by_phone.setdefault(str(user.phone_number), user)
-    linked = {primary.pk}
     rows = []
     for guest in co_guests:
-        user = by_email.get(guest["email"]) or by_phone.get(guest["phone_number"])
-        if user is not None and user.pk in linked:
-            user = None
-        if user is not None:
-            linked.add(user.pk)
-        rows.append(BookingGuest(booking=booking, user=user, is_primary=False, **guest))
+        row = BookingGuest(booking=booking, is_primary=False, **guest)
+        booking_guest_invitation_request(guest=row)
+        rows.append(row)
     return rows
 
 
@@ -155,7 +141,8 @@ def booking_create(*, user, property_id: int, check_in: dt.date, check_out: dt.d
     BOOKING_HOLD_MINUTES from now unless a payment lands or is in flight.
 
     400 (ValidationError): unknown, unpublished or unavailable property; past dates,
-    check_out <= check_in, under min_nights, over a year; party over max_guests;
+    check_out <= check_in, under min_nights, over the listing's max_nights (default 30, at
+    most 365: a long stay would hold a listing's dates on one deposit); party over max_guests;
     co-guest without a name or with a bad phone.
     409 dates_unavailable: a night overlaps an active booking or a blocked period.
     409 credit_score_too_low: the listing sets a minimum credit score above the guest's.
@@ -194,10 +181,11 @@ def _booking_create_in_transaction(
         errors["property"] = ["This property is not taking bookings at the moment."]
     if check_in < timezone.localdate():
         errors["check_in"] = ["Check-in cannot be in the past."]
+    max_nights = terms.max_nights if terms is not None else MAX_NIGHTS
     if nights < 1:
         errors["check_out"] = ["Check-out must be after check-in."]
-    elif nights > MAX_NIGHTS:
-        errors["check_out"] = [f"A stay can be at most {MAX_NIGHTS} nights."]
+    elif nights > max_nights:
+        errors["check_out"] = [f"This property takes stays of at most {max_nights} nights."]
     elif terms is not None and nights < terms.min_nights:
         errors["check_out"] = [f"This property takes stays of at least {terms.min_nights} nights."]
     if terms is not None and party_size > terms.max_guests:
@@ -244,8 +232,9 @@ def _booking_create_in_transaction(
         phone_number=str(user.phone_number) if user.phone_number else "",
     )
     booking.guest_rows = BookingGuest.objects.bulk_create(
-        [primary, *_co_guest_rows(booking=booking, primary=user, co_guests=co_guests)]
+        [primary, *_co_guest_rows(booking=booking, co_guests=co_guests)]
     )
+    booking_guest_invitations_enqueue(guest_ids=[row.pk for row in booking.guest_rows if row.invited_at])
     audit_record(
         obj=booking,
         action="booking.created",
@@ -262,11 +251,13 @@ def _booking_create_in_transaction(
     )
     notify("booking_created", booking_id=booking.pk)
     booking.property_title = terms.title  # for the answer, without loading the page
+    booking.property_min_deposit_percent = terms.min_deposit_percent
     return booking
 
 
 def booking_guest_add(*, booking_id: int, actor, name: str, email: str = "", phone_number: str = "") -> BookingGuest:
-    """Add one co-guest to an active booking (only its primary guest may), linking a matching user."""
+    """Add one co-guest to an active booking (only its primary guest may); one with an email is
+    sent an invitation, and is linked to an account only when it is accepted."""
     (guest,) = _normalise_co_guests([{"name": name, "email": email, "phone_number": phone_number}])
     with transaction.atomic():
         booking = Booking.objects.select_for_update().select_related("property", "primary_guest").get(pk=booking_id)
@@ -276,9 +267,7 @@ def booking_guest_add(*, booking_id: int, actor, name: str, email: str = "", pho
             raise ApplicationError("This booking is cancelled.", "booking_canceled", 409)
         if booking.party_size + 1 > booking.property.max_guests:
             raise ValidationError({"guests": [f"This property sleeps at most {booking.property.max_guests} guests."]})
-        (row,) = _co_guest_rows(booking=booking, primary=booking.primary_guest, co_guests=[guest])
-        if row.user_id and booking.guests.filter(user_id=row.user_id).exists():
-            row.user = None
+        (row,) = _co_guest_rows(booking=booking, co_guests=[guest])
         row.save()
         booking.party_size += 1
         booking.save(update_fields=["party_size", "updated_at"])
@@ -287,35 +276,102 @@ def booking_guest_add(*, booking_id: int, actor, name: str, email: str = "", pho
             action="booking.guest_added",
             actor=actor,
             summary=f"{booking.reference} +{row.name}",
-            after={"party_size": booking.party_size, "guest_user": row.user_id},
+            after={"party_size": booking.party_size},
+            data={"guest_id": row.pk, "invited": bool(row.invited_at)},
         )
+        if row.invited_at:
+            booking_guest_invitations_enqueue(guest_ids=[row.pk])
     return row
 
 
-def _money_held(booking: Booking) -> int:
-    """Shillings the booking holds, from the payment rows: successful payments minus refunds."""
-    # Summed here rather than with SUM() FILTER: a booking has a handful of payments, and
+def booking_money_read(booking: Booking) -> BookingMoney:
+    """What the booking's successful payments credit and its refunds took back (reservations.status)."""
+    # Summed in Python rather than with SUM() FILTER: a booking has a handful of payments, and
     # building the aggregate query cost more than the rows (every callback runs this).
-    held = 0
-    for kind, received, amount in booking.payments.filter(status="SUCCESS").values_list(
-        "kind", "received_amount", "amount"
-    ):
-        if kind == "PAYMENT":
-            held += received or 0
-        elif kind == "REFUND":
-            held -= amount
-    return held
+    rows = booking.payments.filter(status="SUCCESS").values_list(
+        "pk", "kind", "status", "amount", "received_amount", "refund_of_id", "flagged"
+    )
+    return booking_money(PaymentRow(*row) for row in rows)
+
+
+def _money_held(booking: Booking) -> int:
+    """Shillings the booking holds: each success counts at most what it asked for, less refunds."""
+    return booking_money_read(booking).held
 
 
 def _payment_in_flight(booking: Booking) -> bool:
     return booking.payments.filter(kind="PAYMENT", status__in=IN_FLIGHT_STATUSES).exists()
 
 
-def _mark_canceled(booking: Booking, *, reason: str) -> None:
+def booking_mark_canceled(*, booking: Booking, kind: str, reason: str) -> None:
+    """The one place a booking becomes CANCELED: records why (`kind`, a Booking.CancelKind).
+
+    Call inside a transaction holding the booking's row lock; the caller writes its own
+    audit entry and notification. Only CancelKind.PAYMENT_FAILED may ever be revived
+    (booking_is_revivable). hold_expires_at is saved as the caller left it.
+    """
     booking.status = Booking.Status.CANCELED
     booking.canceled_at = timezone.now()
     booking.cancel_reason = reason[:200]
-    booking.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
+    booking.cancel_kind = Booking.CancelKind(kind)
+    booking.save(
+        update_fields=["status", "canceled_at", "cancel_reason", "cancel_kind", "hold_expires_at", "updated_at"]
+    )
+
+
+def booking_is_revivable(booking: Booking) -> bool:
+    """True for a booking cancelled because its payment failed (SPEC §4): paying again may
+    bring it back while its dates are free. A cancellation by the guest, the owner, staff,
+    the hold or the balance deadline (or of unknown kind) is final: a late success on it is
+    flagged for refund instead."""
+    return booking.status == Booking.Status.CANCELED and booking.cancel_kind == Booking.CancelKind.PAYMENT_FAILED
+
+
+def booking_flag_payments_for_refund(*, booking: Booking, actor, why: str) -> list[dict]:
+    """Mark every successful payment of a cancelled booking that still holds money as
+    needs_refund and flagged, so it shows on the staff dashboard until the refund is
+    recorded (mpesa.refunds.payment_record_refund). Call under the booking's row lock.
+    Returns [{"payment_id", "refundable"}]."""
+    payments = list(booking.payments.select_for_update().order_by("pk"))
+    refunded_of: dict[int, int] = {}
+    for p in payments:
+        if p.kind == "REFUND" and p.status == "SUCCESS" and p.refund_of_id:
+            refunded_of[p.refund_of_id] = refunded_of.get(p.refund_of_id, 0) + p.amount
+    flagged = []
+    for payment in payments:
+        if payment.kind != "PAYMENT" or payment.status != "SUCCESS":
+            continue
+        received = payment.received_amount if payment.received_amount is not None else payment.amount
+        refundable = max(received - refunded_of.get(payment.pk, 0), 0)
+        if refundable == 0:
+            continue
+        payment.needs_refund = True
+        payment.flagged = True
+        payment.flag_reason = f"Booking {booking.reference} {why}: refund KES {refundable}"[:255]
+        payment.flag_resolved_at = None
+        payment.flag_resolved_by = None
+        payment.flag_resolution_note = ""
+        payment.save(
+            update_fields=[
+                "needs_refund",
+                "flagged",
+                "flag_reason",
+                "flag_resolved_at",
+                "flag_resolved_by",
+                "flag_resolution_note",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            obj=payment,
+            action="payment.refund_due",
+            actor=actor,
+            summary=f"Refund of KES {refundable} due: booking {why}",
+            after={"needs_refund": True, "flagged": True},
+            data={"booking_id": booking.pk, "refundable": refundable},
+        )
+        flagged.append({"payment_id": payment.pk, "refundable": refundable})
+    return flagged
 
 
 def booking_cancel(*, booking_id: int, actor, reason: str = "") -> Booking:
@@ -336,7 +392,9 @@ def booking_cancel(*, booking_id: int, actor, reason: str = "") -> Booking:
                 409,
             )
         before = _snapshot(booking)
-        _mark_canceled(booking, reason=reason.strip() or "Cancelled by the guest")
+        booking_mark_canceled(
+            booking=booking, kind=Booking.CancelKind.GUEST, reason=reason.strip() or "Cancelled by the guest"
+        )
         audit_record(
             obj=booking,
             action="booking.canceled",
@@ -382,7 +440,9 @@ def booking_expire_holds() -> int:
             ):
                 continue
             before = _snapshot(booking)
-            _mark_canceled(booking, reason="Hold expired before payment")
+            booking_mark_canceled(
+                booking=booking, kind=Booking.CancelKind.HOLD_EXPIRED, reason="Hold expired before payment"
+            )
             credit.credit_score_adjust(user_id=booking.primary_guest_id, delta=credit.HOLD_ABANDONED)
             audit_record(
                 obj=booking,
@@ -400,14 +460,16 @@ def booking_expire_holds() -> int:
 
 
 def booking_reactivate(*, booking: Booking) -> bool:
-    """Put a CANCELED booking back to active (a payment succeeded after it was cancelled).
+    """Put a CANCELED booking back to active (a payment succeeded after it was cancelled, or
+    the guest pays again after a failed payment).
 
     Call inside a transaction that already holds the booking's row lock. Returns True when
-    the booking is active afterwards, False when its nights were taken meanwhile (another
-    booking or a block) or the listing no longer takes bookings: the caller then flags the
-    payment for refund. The final say is the database's: on PostgreSQL the exclusion
-    constraint, checked in a savepoint; on SQLite the caller's IMMEDIATE transaction,
-    which keeps other writers out between the check and the update.
+    the booking is active afterwards, False when it may not come back: its cancellation is
+    final (booking_is_revivable: only a payment-failed cancellation is not), its nights were
+    taken meanwhile (another booking or a block), or the listing no longer takes bookings.
+    The caller then flags a late payment for refund. The final say is the database's: on
+    PostgreSQL the exclusion constraint, checked in a savepoint; on SQLite the caller's
+    IMMEDIATE transaction, which keeps other writers out between the check and the update.
     """
     from listings.models import PropertyPage
     from listings.selectors import (
@@ -417,6 +479,8 @@ def booking_reactivate(*, booking: Booking) -> bool:
 
     if booking.status != Booking.Status.CANCELED:
         return True
+    if not booking_is_revivable(booking):
+        return False
     property_open = (
         PropertyPage.objects.live()
         .filter(pk=booking.property_id, availability_status=PropertyPage.AvailabilityStatus.AVAILABLE)
@@ -430,15 +494,16 @@ def booking_reactivate(*, booking: Booking) -> bool:
     ):
         return False
     before = {**_snapshot(booking), "canceled_at": booking.canceled_at.isoformat() if booking.canceled_at else None}
-    previous = (booking.status, booking.canceled_at, booking.cancel_reason)
-    booking.status, booking.canceled_at, booking.cancel_reason = Booking.Status.PENDING, None, ""
+    previous = (booking.status, booking.canceled_at, booking.cancel_reason, booking.cancel_kind)
+    booking.status, booking.canceled_at = Booking.Status.PENDING, None
+    booking.cancel_reason, booking.cancel_kind = "", ""
     try:
         with transaction.atomic():
-            booking.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
+            booking.save(update_fields=["status", "canceled_at", "cancel_reason", "cancel_kind", "updated_at"])
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
-        booking.status, booking.canceled_at, booking.cancel_reason = previous
+        booking.status, booking.canceled_at, booking.cancel_reason, booking.cancel_kind = previous
         return False
     audit_record(
         obj=booking,
@@ -451,57 +516,101 @@ def booking_reactivate(*, booking: Booking) -> bool:
     return True
 
 
-def booking_recompute_totals(*, booking: Booking) -> None:
+def booking_revive_for_payment(*, booking: Booking, actor) -> None:
+    """The guest pays again on a booking that a failed payment cancelled ("Try again"): put
+    it back to PENDING with a new hold, so the new payment has dates to pay for. The API and
+    the site both come here through mpesa.services.payment_create.
+
+    Call inside the payment's transaction, holding the booking's row lock: if the payment is
+    then refused (bad amount, busy phone) the transaction rolls back and the booking stays
+    cancelled. 409 booking_not_payable for a cancellation that is final; 409
+    dates_unavailable when its nights were taken meanwhile.
+    """
+    if not booking_is_revivable(booking):
+        raise ApplicationError(
+            "This booking was cancelled and cannot take payments. Please make a new booking.",
+            "booking_not_payable",
+            409,
+        )
+    before = {"status": booking.status, "hold_expires_at": _iso(booking.hold_expires_at)}
+    if not booking_reactivate(booking=booking):
+        raise ApplicationError(
+            "Sorry, while the payment was failing someone else booked some of these nights, so this booking "
+            "can't be restored. Please pick other dates.",
+            "dates_unavailable",
+            409,
+        )
+    booking.hold_expires_at = timezone.now() + dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
+    booking.save(update_fields=["hold_expires_at", "updated_at"])
+    audit_record(
+        obj=booking,
+        action="booking.restored_for_retry",
+        actor=actor,
+        summary=f"{booking.reference} back on hold for a new payment attempt",
+        before=before,
+        after={"status": booking.status, "hold_expires_at": _iso(booking.hold_expires_at)},
+    )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def booking_recompute_totals(*, booking: Booking, actor=None) -> None:
     """Derive amount_paid, balance_due and the status from the payment rows.
 
     Call inside a transaction holding the booking's row lock, after a payment or refund
-    changed. amount_paid = successful payments' received amounts - successful refunds;
-    PENDING -> PROCESSING once money is in with a balance left; -> CONFIRMED when the
-    balance is 0. Becoming CONFIRMED is where the guest's BOOKING_FULLY_PAID credit and
-    the "booking_confirmed" notification happen (callers must not add them again).
+    changed. amount_paid = what successful payments credit (each at most what it asked
+    for) - successful refunds; the status is reservations.status.booking_status_derive's:
+    PROCESSING while a balance is left (also after a partial refund of a CONFIRMED
+    booking, so the guest can pay again), CONFIRMED when nothing is left and no amount is
+    disputed, CANCELED (kind staff, by `actor`) when refunds took back everything paid.
+    Becoming CONFIRMED is where the guest's BOOKING_FULLY_PAID credit and the
+    "booking_confirmed" notification happen (callers must not add them again).
     CANCELED bookings are left alone (see booking_reactivate).
     """
     if booking.status == Booking.Status.CANCELED:
         return
-    paid = max(_money_held(booking), 0)
+    money = booking_money_read(booking)
+    paid = money.held
     balance = max(booking.total_price - paid, 0)
-    status = booking.status
-    if balance == 0:
-        status = Booking.Status.CONFIRMED
-    elif paid > 0:
-        status = Booking.Status.PROCESSING
+    status = booking_status_derive(
+        total_price=booking.total_price,
+        paid=money.credited,
+        refunded=money.refunded,
+        canceled=False,
+        amount_disputed=money.disputed,
+    )
     if (paid, balance, status) == (booking.amount_paid, booking.balance_due, booking.status):
         return
     before = _snapshot(booking)
     booking.amount_paid, booking.balance_due = paid, balance
     became_confirmed = status == Booking.Status.CONFIRMED and booking.status != Booking.Status.CONFIRMED
-    booking.status = status
-    booking.save(update_fields=["amount_paid", "balance_due", "status", "updated_at"])
+    fields = ["amount_paid", "balance_due", "updated_at"]
+    if status == Booking.Status.PENDING and booking.status != Booking.Status.PENDING:
+        # Back to unpaid: the dates are held like a new booking's, no longer.
+        booking.hold_expires_at = timezone.now() + dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
+        fields.append("hold_expires_at")
+    if status == Booking.Status.CANCELED:
+        booking.save(update_fields=fields)
+        booking_mark_canceled(
+            booking=booking, kind=Booking.CancelKind.STAFF, reason="Cancelled by Nexus: every payment was refunded"
+        )
+    else:
+        booking.status = status
+        booking.save(update_fields=[*fields, "status"])
     audit_record(
         obj=booking,
-        action="booking.totals_recomputed",
+        action="booking.canceled_by_refund" if status == Booking.Status.CANCELED else "booking.totals_recomputed",
+        actor=actor,
         summary=f"{booking.reference} paid {paid} of {booking.total_price}",
         before=before,
         after=_snapshot(booking),
+        data={"credited": money.credited, "refunded": money.refunded, "amount_disputed": money.disputed},
     )
+    if status == Booking.Status.CANCELED:
+        notify("booking_canceled", booking_id=booking.pk)
     if became_confirmed:
         credit.credit_score_adjust(user_id=booking.primary_guest_id, delta=credit.BOOKING_FULLY_PAID)
         notify("booking_confirmed", booking_id=booking.pk)
 
-
-def booking_guest_link_user(*, user) -> int:
-    """Link co-guest entries whose email or phone matches `user` (e.g. after they sign up).
-
-    Returns how many entries were linked. A booking never lists the same user twice.
-    """
-    match = Q(email__iexact=user.email) if user.email else Q(pk__in=[])
-    if user.phone_number:
-        match |= Q(phone_number=str(user.phone_number))
-    linked_bookings: set[int] = set()
-    for guest in BookingGuest.objects.filter(match, user__isnull=True).exclude(booking__guests__user=user):
-        if guest.booking_id in linked_bookings:
-            continue
-        guest.user = user
-        guest.save(update_fields=["user"])
-        linked_bookings.add(guest.booking_id)
-    return len(linked_bookings)

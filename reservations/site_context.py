@@ -5,7 +5,6 @@ nothing here changes anything.
 """
 
 import datetime as dt
-import math
 
 from django.conf import settings
 from django.urls import reverse
@@ -13,7 +12,9 @@ from django.utils import timezone
 
 from mpesa.selectors import payment_list_for_booking
 from reservations.forms import CoGuestAddForm, PaymentForm
-from reservations.guest_services import booking_canceled_by_failed_payment
+from reservations.deadlines import booking_balance_due_by
+from reservations.services import booking_is_revivable
+from reservations.status import booking_min_next_payment
 from reservations.models import Booking
 
 ACTIVE = (Booking.Status.PENDING, Booking.Status.PROCESSING, Booking.Status.CONFIRMED)
@@ -101,14 +102,15 @@ def _payments(booking) -> list:
 
 
 def minimum_payment(booking, *, payments) -> int:
-    """The smallest amount the payment service accepts next: the property's minimum
-    deposit while nothing has been paid, else 1 shilling. Shown to the guest; the
+    """The smallest amount the payment service accepts next (reservations.status): the
+    property's minimum deposit until it is paid, else 1 shilling. Shown to the guest; the
     service enforces it."""
-    percent = booking.property.min_deposit_percent
-    nothing_paid = booking.amount_paid == 0 and not any(p.in_flight for p in payments)
-    if percent and nothing_paid:
-        return min(math.ceil(booking.total_price * percent / 100), booking.balance_due)
-    return 1
+    return booking_min_next_payment(
+        total_price=booking.total_price,
+        amount_paid=booking.amount_paid,
+        balance_due=booking.balance_due,
+        min_deposit_percent=booking.property.min_deposit_percent,
+    )
 
 
 def payment_limits(booking, *, payments) -> dict:
@@ -116,7 +118,7 @@ def payment_limits(booking, *, payments) -> dict:
     payable too: paying again puts it back if its nights are still free."""
     in_flight = sum(p.amount for p in payments if p.in_flight)
     payable_now = max(booking.balance_due - in_flight, 0)
-    retry_after_failure = booking_canceled_by_failed_payment(booking=booking, payments=payments)
+    retry_after_failure = booking_is_revivable(booking)
     payable = payable_now > 0 and (
         booking.status in (Booking.Status.PENDING, Booking.Status.PROCESSING) or retry_after_failure
     )
@@ -145,7 +147,11 @@ def status_notice(booking) -> str:
             return "Fully paid. We hope you enjoyed your stay!"
         return "Fully paid. Your stay is confirmed. See you soon!"
     if booking.status == Booking.Status.PROCESSING:
-        return f"Deposit received. KES {booking.balance_due:,} is still to pay before your stay."
+        due_by = booking_balance_due_by(check_in=booking.check_in, booking_date=booking.booking_date)
+        return (
+            f"Deposit received. KES {booking.balance_due:,} is still to pay by {due_by:%d %b %Y, %H:%M}; "
+            "unpaid by then, the booking is cancelled."
+        )
     if booking.status == Booking.Status.PENDING:
         seconds = hold_seconds_left(booking)
         if seconds == 0:
@@ -197,6 +203,9 @@ def booking_page_context(*, request, booking, shown_payment_id=None, guest_form=
     payments = _payments(booking)
     status = booking_status_data(booking, payments=payments)
     is_primary = booking.primary_guest_id == request.user.pk
+    for guest in guests:
+        # As in the API: the booker sees everyone's contact details, other guests names only.
+        guest.show_contact = is_primary or guest.user_id == request.user.pk
     # Mirrors the services' rules so the page offers only what they will accept:
     # co-guests can join an active booking, and leave it only before any payment.
     can_add_guests = is_primary and booking.status in ACTIVE and booking.check_out > timezone.localdate()

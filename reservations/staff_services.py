@@ -3,12 +3,12 @@
 import logging
 
 from django.db import transaction
-from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.notifications import notify
 from core.services import audit_record
 from reservations.models import Booking
+from reservations.services import booking_flag_payments_for_refund, booking_mark_canceled
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,6 @@ def booking_staff_cancel(*, booking_id: int, actor, reason: str) -> Booking:
     cancel and restore the booking, so staff re-check that payment first.
     """
     from mpesa.models import Payment
-    from mpesa.refunds import payment_refundable_amount
 
     reason = (reason or "").strip()
     if not reason:
@@ -41,43 +40,9 @@ def booking_staff_cancel(*, booking_id: int, actor, reason: str) -> Booking:
                 "A payment for this booking is still in progress. Re-check it with M-Pesa first.", "payment_in_flight"
             )
         before = {"status": booking.status, "amount_paid": booking.amount_paid}
-        booking.status = Booking.Status.CANCELED
-        booking.canceled_at = timezone.now()
-        booking.cancel_reason = f"Cancelled by Nexus: {reason}"[:200]
         booking.hold_expires_at = None
-        booking.save(update_fields=["status", "canceled_at", "cancel_reason", "hold_expires_at", "updated_at"])
-
-        to_refund = []
-        for payment in payments:
-            refundable = payment_refundable_amount(payment=payment)
-            if refundable == 0:
-                continue
-            payment.needs_refund = True
-            payment.flagged = True
-            payment.flag_reason = f"Booking {booking.reference} cancelled by staff: refund KES {refundable}"[:255]
-            payment.flag_resolved_at = None
-            payment.flag_resolved_by = None
-            payment.flag_resolution_note = ""
-            payment.save(
-                update_fields=[
-                    "needs_refund",
-                    "flagged",
-                    "flag_reason",
-                    "flag_resolved_at",
-                    "flag_resolved_by",
-                    "flag_resolution_note",
-                    "updated_at",
-                ]
-            )
-            audit_record(
-                obj=payment,
-                action="payment.refund_due",
-                actor=actor,
-                summary=f"Refund of KES {refundable} due: booking cancelled by staff",
-                after={"needs_refund": True, "flagged": True},
-                data={"booking_id": booking.pk, "refundable": refundable},
-            )
-            to_refund.append({"payment_id": payment.pk, "refundable": refundable})
+        booking_mark_canceled(booking=booking, kind=Booking.CancelKind.STAFF, reason=f"Cancelled by Nexus: {reason}")
+        to_refund = booking_flag_payments_for_refund(booking=booking, actor=actor, why="cancelled by staff")
 
         audit_record(
             obj=booking,

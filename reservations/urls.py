@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:booking_id>/cancel/", views.booking_cancel, name="booking_cancel"),
     path("<int:booking_id>/guests/", views.booking_guest_add, name="booking_guest_add"),
     path("<int:booking_id>/guests/<int:guest_id>/remove/", views.booking_guest_remove, name="booking_guest_remove"),
+    path("<int:booking_id>/guests/<int:guest_id>/invite/", views.booking_guest_invite, name="booking_guest_invite"),
 ]

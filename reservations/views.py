@@ -16,16 +16,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from core.exceptions import ApplicationError
 from listings.selectors import property_get_public
 from mpesa.apis import BookingPaymentCreateApi
 from mpesa.selectors import payment_get_for_user
+from mpesa.services import payment_create
 from reservations import services
+from reservations.apis import BookingUserThrottle
 from reservations.guest_services import booking_guest_remove as booking_guest_remove_service
-from reservations.guest_services import booking_payment_start
+from reservations.invitations import booking_guest_invitation_resend, booking_invitation_accept, invitation_get
 from reservations.forms import (
     BOOKING_DRAFT_SESSION_KEY,
     CO_GUEST_PREFIX,
@@ -43,6 +45,10 @@ from reservations.site_context import (
     payment_progress,
 )
 
+BOOKING_THROTTLED_MESSAGE = (
+    "Too many bookings from your account in a short time. Please wait a while and try again, "
+    "or finish paying for the bookings you already have."
+)
 DATES_TAKEN_MESSAGE = (
     "Sorry, some of those nights have just been booked by someone else. "
     "The calendar below shows what is still free: please choose other dates."
@@ -101,6 +107,10 @@ def booking_create(request):
 
     form = BookingRequestForm(request.POST, property=page)
     coguests = co_guest_formset(data=request.POST)
+    if _booking_throttled(request):
+        form.is_valid()  # the page shows again with what was typed
+        form.add_error(None, BOOKING_THROTTLED_MESSAGE)
+        return _render_property_with_form(request, page, form, coguests, status=429)
     status = 400
     if form.is_valid() and coguests.is_valid():
         guests = [
@@ -132,6 +142,12 @@ def booking_create(request):
                 messages.success(request, f"Booking {booking.reference} created.{hold} Pay a deposit or the full amount to secure it.")
                 return redirect("reservations:booking_detail", booking_id=booking.pk)
     return _render_property_with_form(request, page, form, coguests, status=status)
+
+
+def _booking_throttled(request) -> bool:
+    """The bookings API's own per-user throttle (one counter for both), applied to the form."""
+    throttle = BookingUserThrottle()
+    return not throttle.allow_request(request, None)
 
 
 def _typed_co_guests(data) -> list[dict]:
@@ -206,7 +222,8 @@ def booking_guest_add(request, booking_id: int):
         except (DrfValidationError, DjangoValidationError) as error:
             _add_errors(form, _error_messages(error))
         else:
-            messages.success(request, f"{guest.name} added to your booking.")
+            invited = " We emailed them an invitation to join it." if guest.invited_at else ""
+            messages.success(request, f"{guest.name} added to your booking.{invited}")
             return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
     context = booking_page_context(request=request, booking=booking, guest_form=form)
     return render(request, "reservations/booking_detail.html", context, status=400)
@@ -223,6 +240,41 @@ def booking_guest_remove(request, booking_id: int, guest_id: int):
     else:
         messages.success(request, f"{guest.name} removed from your booking.")
     return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
+
+
+@login_required
+@require_POST
+def booking_guest_invite(request, booking_id: int, guest_id: int):
+    """The booker sends a co-guest's invitation again; the earlier link stops working."""
+    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    try:
+        guest = booking_guest_invitation_resend(booking_id=booking.pk, guest_id=guest_id, actor=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"We sent {guest.name} a new invitation. Earlier links no longer work.")
+    return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token: str):
+    """The link in a co-guest's invitation email: GET shows what accepting does, POST accepts.
+
+    Logged-out visitors are sent to log in (or sign up) and come back here. Opening the link
+    changes nothing; only the POST links the account.
+    """
+    try:
+        guest = invitation_get(token=token)
+        if request.method == "POST":
+            booking = booking_invitation_accept(token=token, user=request.user)
+            messages.success(request, f"You have joined booking {booking.reference}.")
+            return redirect("reservations:booking_detail", booking_id=booking.pk)
+    except ApplicationError as error:
+        return render(request, "reservations/invitation.html", {"error": error.message}, status=error.status)
+    context = {"guest": guest, "booking": guest.booking, "inviter": guest.booking.primary_guest}
+    return render(request, "reservations/invitation.html", context)
 
 
 @login_required
@@ -258,7 +310,9 @@ def booking_pay(request, booking_id: int):
             form.add_error(None, "Too many payment requests in a short time. Please wait a minute and try again.")
         else:
             try:
-                payment = booking_payment_start(
+                # The same service as the API: it also puts back a booking that a failed
+                # payment cancelled ("Try again"), and only such a booking.
+                payment = payment_create(
                     booking_id=booking.pk,
                     user=request.user,
                     phone_number=form.cleaned_data["phone_number"],

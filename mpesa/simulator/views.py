@@ -9,7 +9,6 @@ import base64
 import binascii
 import datetime as dt
 import hmac
-import json
 import re
 import time
 import uuid
@@ -27,6 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import safe_json
 from core.phones import to_msisdn
 from mpesa.client import NAIROBI, stk_password
 from mpesa.simulator import services
@@ -89,8 +89,8 @@ def _bearer_ok(request) -> bool:
 
 def _json_body(request):
     try:
-        body = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
+        body = safe_json.loads(request.body or b"")
+    except ValueError:
         return None
     return body if isinstance(body, dict) else None
 

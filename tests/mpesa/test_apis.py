@@ -179,8 +179,8 @@ def test_deposit_rule_no_longer_applies_once_something_is_paid(guest):
 def test_second_prompt_to_a_phone_with_one_pending_is_409_phone_busy(guest):
     first = make_booking(guest=guest)
     second = make_booking(guest=guest)
-    assert _post(guest, first, {"phone_number": PHONE, "amount": 100}).status_code == 202
-    response = _post(guest, second, {"phone_number": "+254712345678", "amount": 100})
+    assert _post(guest, first, {"phone_number": PHONE, "amount": 2000}).status_code == 202
+    response = _post(guest, second, {"phone_number": "+254712345678", "amount": 2000})
     assert (response.status_code, response.json()["code"]) == (409, "phone_busy")
     assert Payment.objects.count() == 1
 
@@ -188,8 +188,8 @@ def test_second_prompt_to_a_phone_with_one_pending_is_409_phone_busy(guest):
 @pytest.mark.django_db
 def test_same_idempotency_key_returns_the_first_payment_instead_of_a_second_prompt(guest):
     booking = make_booking(guest=guest)
-    first = _post(guest, booking, {"phone_number": PHONE, "amount": 100}, HTTP_IDEMPOTENCY_KEY="pay-1")
-    again = _post(guest, booking, {"phone_number": PHONE, "amount": 100}, HTTP_IDEMPOTENCY_KEY="pay-1")
+    first = _post(guest, booking, {"phone_number": PHONE, "amount": 2000}, HTTP_IDEMPOTENCY_KEY="pay-1")
+    again = _post(guest, booking, {"phone_number": PHONE, "amount": 2000}, HTTP_IDEMPOTENCY_KEY="pay-1")
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"]
     assert again["Idempotent-Replayed"] == "true"
@@ -206,7 +206,7 @@ def test_payments_are_throttled_per_user(guest, monkeypatch):
     monkeypatch.setattr(PaymentUserThrottle, "rate", "2/min", raising=False)
     booking = make_booking(guest=guest, property=make_property(price_per_night=50_000))
     statuses = [
-        _post(guest, booking, {"phone_number": f"07123450{n:02d}", "amount": 100}).status_code for n in range(3)
+        _post(guest, booking, {"phone_number": f"07123450{n:02d}", "amount": 20_000}).status_code for n in range(3)
     ]
     assert statuses == [202, 202, 429]
     assert Payment.objects.count() == 2
@@ -225,7 +225,7 @@ def test_a_phone_cannot_be_flooded_by_different_users(monkeypatch):
     for _ in range(3):
         booking = make_booking()
         statuses.append(
-            _post(booking.primary_guest, booking, {"phone_number": "0722000111", "amount": 100}).status_code
+            _post(booking.primary_guest, booking, {"phone_number": "0722000111", "amount": 2000}).status_code
         )
     assert statuses == [202, 409, 429]  # the second is refused (prompt pending) and still counts
 
@@ -234,7 +234,7 @@ def test_a_phone_cannot_be_flooded_by_different_users(monkeypatch):
 def test_creating_a_payment_answers_at_once_and_sends_the_push_after_commit(guest, django_capture_on_commit_callbacks):
     booking = make_booking(guest=guest)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = _post(guest, booking, {"phone_number": PHONE, "amount": 100})
+        response = _post(guest, booking, {"phone_number": PHONE, "amount": 2000})
     assert response.status_code == 202
     assert response.json()["status"] == "QUEUED"
     assert len(callbacks) == 1  # the STK push task, enqueued on commit

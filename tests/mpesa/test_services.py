@@ -264,14 +264,17 @@ def _time_out_then_expire_hold(simulator, settings, booking) -> Payment:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_late_success_after_the_hold_expired_restores_the_booking(simulator, settings):
+def test_late_success_after_the_hold_expired_is_kept_and_flagged_for_refund(simulator, settings):
+    """An expired hold is a deadline, and a deadline's cancellation is final (SPEC §4): the
+    money is kept on the payment and flagged for refund, the booking stays cancelled."""
     booking = _booking()
     payment = _time_out_then_expire_hold(simulator, settings, booking)
     simulator.resend(payment.checkout_request_id)
     payment = wait_for_status(payment.pk, "SUCCESS")
     booking.refresh_from_db()
-    assert (booking.status, booking.amount_paid, booking.balance_due) == ("PROCESSING", 4000, 6000)
-    assert not payment.needs_refund
+    assert (booking.status, booking.cancel_kind) == ("CANCELED", "hold_expired")
+    assert payment.received_amount == 4000 and payment.needs_refund and payment.flagged
+    assert "refund" in payment.flag_reason
 
 
 @pytest.mark.django_db(transaction=True)

@@ -64,7 +64,7 @@ def test_a_real_qcluster_worker_sends_the_push_and_the_callback_settles_it(
     booking = make_booking()
     with transaction.atomic():
         payment = payment_create(
-            booking_id=booking.pk, user=booking.primary_guest, phone_number="0712345678", amount=700
+            booking_id=booking.pk, user=booking.primary_guest, phone_number="0712345678", amount=2000
         )
         assert OrmQ.objects.count() == 0  # enqueued only once the payment is committed
     assert Payment.objects.get(pk=payment.pk).status == "QUEUED"
@@ -85,4 +85,4 @@ def test_a_real_qcluster_worker_sends_the_push_and_the_callback_settles_it(
     simulator.respond(payment.checkout_request_id, "pay")
     wait_for_status(payment.pk, "SUCCESS")
     booking.refresh_from_db()
-    assert booking.amount_paid == 700
+    assert booking.amount_paid == 2000

@@ -1,7 +1,10 @@
 import datetime as dt
 import json
+import re
+from types import SimpleNamespace
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.test import APIClient
@@ -29,6 +32,8 @@ BOOKING_FIELDS = {
     "balance_due",
     "booking_date",
     "hold_expires_at",
+    "min_first_payment",
+    "balance_due_by",
     "guests",
 }
 
@@ -75,6 +80,7 @@ def test_create_returns_the_booking_object_of_the_contract(guest):
             "phone_number": str(guest.phone_number),
             "is_primary": True,
             "user": guest.pk,
+            "invitation": "none",
         },
         {
             "name": "Achieng Otieno",
@@ -82,6 +88,7 @@ def test_create_returns_the_booking_object_of_the_contract(guest):
             "phone_number": "+254712345678",
             "is_primary": False,
             "user": None,
+            "invitation": "invited",
         },
     ]
 
@@ -101,9 +108,13 @@ def test_hand_written_representation_matches_the_declared_fields(guest):
     confirmed = make_booking(guest=guest, status=Booking.Status.CONFIRMED)
     Booking.objects.filter(pk=confirmed.pk).update(hold_expires_at=None)
 
+    # Guests' contact details depend on who asks (API.md), so both renderings get the viewer.
+    context = {"request": SimpleNamespace(user=guest)}
     for booking_id, answer in ((created["id"], created), (confirmed.pk, None)):
         booking = booking_get_for_user(user=guest, booking_id=booking_id)
-        generic = json.loads(json.dumps(serializers.Serializer.to_representation(BookingOutputSerializer(), booking)))
+        generic = json.loads(
+            json.dumps(serializers.Serializer.to_representation(BookingOutputSerializer(context=context), booking))
+        )
         detail = client_for(guest).get(f"{BOOKINGS}{booking_id}/").json()
         assert detail == generic
         if answer is not None:
@@ -224,19 +235,26 @@ def test_idempotency_key_is_per_user(guest):
     assert Booking.objects.count() == 2
 
 
-def test_list_shows_bookings_as_primary_or_linked_co_guest_only(guest):
+def test_list_shows_bookings_as_primary_or_linked_co_guest_only(guest, django_capture_on_commit_callbacks):
     co_guest = UserFactory(email="cousin@example.com")
     property = make_property(max_guests=4)
-    mine = (
-        client_for(guest)
-        .post(
-            BOOKINGS,
-            {**payload(property), "guests": [{"name": "Cousin", "email": "Cousin@Example.com"}]},
-            format="json",
+    with django_capture_on_commit_callbacks(execute=True):
+        mine = (
+            client_for(guest)
+            .post(
+                BOOKINGS,
+                {**payload(property), "guests": [{"name": "Cousin", "email": "Cousin@Example.com"}]},
+                format="json",
+            )
+            .json()
         )
-        .json()
-    )
     make_booking(property=property, check_in=future_date(50))  # someone else's
+    # The co-guest is linked by accepting the emailed invitation, not by their address matching.
+    assert client_for(co_guest).get(BOOKINGS).json()["count"] == 0
+    [invitation] = [message for message in mail.outbox if message.to == ["cousin@example.com"]]
+    token = re.search(r"/invitations/([A-Za-z0-9_-]+)/", invitation.body).group(1)
+    accepted = client_for(co_guest).post("/api/invitations/accept/", {"token": token}, format="json")
+    assert accepted.status_code == 200, accepted.content
 
     listed = client_for(co_guest).get(BOOKINGS).json()
     assert listed["count"] == 1

@@ -18,7 +18,6 @@ from reservations.services import (
     booking_create,
     booking_expire_holds,
     booking_guest_add,
-    booking_guest_link_user,
     booking_reactivate,
     booking_recompute_totals,
     booking_reference_new,
@@ -98,9 +97,11 @@ def test_reference_collision_is_retried(monkeypatch):
     assert second.reference == "NXAAAA2222"
 
 
-def test_co_guests_are_linked_to_users_by_email_in_any_case_or_by_phone():
-    by_email = UserFactory(email="wanjiku@example.com")
-    by_phone = UserFactory(phone_number="+254722111222")
+def test_co_guests_are_stored_normalised_and_never_linked_by_a_matching_email_or_phone():
+    """Anyone can type anyone's address: only an accepted invitation links (tests/reservations/
+    test_security_invitations.py)."""
+    UserFactory(email="wanjiku@example.com")
+    UserFactory(phone_number="+254722111222")
     booking = _create(
         UserFactory(),
         make_property(max_guests=5),
@@ -111,15 +112,14 @@ def test_co_guests_are_linked_to_users_by_email_in_any_case_or_by_phone():
         ],
     )
     rows = {g.name: g for g in booking.guests.all()}
-    assert rows["Wanjiku"].user == by_email
-    assert rows["Wanjiku"].email == "wanjiku@example.com"
-    assert rows["Otieno"].user == by_phone
-    assert rows["Otieno"].phone_number == "+254722111222"
-    assert rows["Stranger"].user is None
+    assert all(row.user is None for row in rows.values() if not row.is_primary)
+    assert rows["Wanjiku"].email == "wanjiku@example.com" and rows["Wanjiku"].invitation == "invited"
+    assert rows["Otieno"].phone_number == "+254722111222" and rows["Otieno"].invitation == "none"
+    assert rows["Stranger"].invitation == "invited"
     assert booking.party_size == 4
 
 
-def test_a_co_guest_matching_the_booker_or_listed_twice_is_linked_once():
+def test_only_the_booker_is_linked_when_co_guests_repeat_the_booker_or_a_friend():
     booker = UserFactory(email="booker@example.com")
     friend = UserFactory(email="friend@example.com")
     booking = _create(
@@ -132,7 +132,8 @@ def test_a_co_guest_matching_the_booker_or_listed_twice_is_linked_once():
         ],
     )
     linked = list(booking.guests.exclude(user=None).values_list("user_id", flat=True))
-    assert sorted(linked) == sorted([booker.pk, friend.pk])
+    assert linked == [booker.pk]
+    assert friend.pk not in linked
 
 
 @pytest.mark.parametrize(
@@ -391,7 +392,7 @@ def test_recompute_leaves_canceled_bookings_alone():
 
 
 def test_reactivate_restores_a_canceled_booking_whose_dates_are_free():
-    booking = make_booking(status="CANCELED", nights=2)
+    booking = make_booking(status="CANCELED", nights=2, cancel_kind="payment_failed")
     _payment(booking, amount=10000)
     with transaction.atomic():
         locked = Booking.objects.select_for_update().get(pk=booking.pk)
@@ -404,7 +405,9 @@ def test_reactivate_restores_a_canceled_booking_whose_dates_are_free():
 
 def test_reactivate_refuses_when_the_dates_were_taken_meanwhile():
     property = make_property()
-    canceled = make_booking(property=property, status="CANCELED", check_in=future_date(10), nights=3)
+    canceled = make_booking(
+        property=property, status="CANCELED", check_in=future_date(10), nights=3, cancel_kind="payment_failed"
+    )
     make_booking(property=property, check_in=future_date(11), nights=1)
     with transaction.atomic():
         locked = Booking.objects.select_for_update().get(pk=canceled.pk)
@@ -414,7 +417,7 @@ def test_reactivate_refuses_when_the_dates_were_taken_meanwhile():
 
 
 def test_reactivate_refuses_when_the_dates_were_blocked_meanwhile():
-    booking = make_booking(status="CANCELED", check_in=future_date(10), nights=3)
+    booking = make_booking(status="CANCELED", check_in=future_date(10), nights=3, cancel_kind="payment_failed")
     BlockedPeriod.objects.create(property=booking.property, start=future_date(12), end=future_date(14))
     with transaction.atomic():
         assert booking_reactivate(booking=Booking.objects.select_for_update().get(pk=booking.pk)) is False
@@ -425,7 +428,9 @@ def test_reactivate_loses_to_the_exclusion_constraint_without_the_python_check(m
     from django.db import connection
 
     property = make_property()
-    canceled = make_booking(property=property, status="CANCELED", check_in=future_date(10), nights=3)
+    canceled = make_booking(
+        property=property, status="CANCELED", check_in=future_date(10), nights=3, cancel_kind="payment_failed"
+    )
     make_booking(property=property, check_in=future_date(11), nights=1)
     if connection.vendor == "postgresql":
         from listings import selectors
@@ -442,21 +447,13 @@ def test_reactivate_loses_to_the_exclusion_constraint_without_the_python_check(m
 # --- co-guests ------------------------------------------------------------------------------------
 
 
-def test_signing_up_later_links_earlier_co_guest_entries():
-    booking = _create(UserFactory(), make_property(), guests=[{"name": "Late", "email": "late@example.com"}])
-    late = UserFactory(email="late@example.com")
-    assert booking_guest_link_user(user=late) == 1
-    assert booking.guests.get(name="Late").user == late
-    assert booking_guest_link_user(user=late) == 0
-
-
 def test_primary_guest_adds_a_co_guest_up_to_capacity():
     friend = UserFactory(email="friend2@example.com")
     booking = _create(UserFactory(), make_property(max_guests=2))
     row = booking_guest_add(
         booking_id=booking.pk, actor=booking.primary_guest, name="Friend", email="FRIEND2@example.com"
     )
-    assert row.user == friend
+    assert row.user is None and row.invitation == "invited"  # linked only once friend accepts
     booking.refresh_from_db()
     assert booking.party_size == 2
     with pytest.raises(ValidationError):
@@ -466,10 +463,11 @@ def test_primary_guest_adds_a_co_guest_up_to_capacity():
     assert raised.value.code == "not_primary_guest"
 
 
-def test_user_model_lookup_is_case_insensitive_for_linking():
-    """Emails stored with capitals (created outside the normal sign-up) still match."""
+def test_an_account_whose_email_differs_only_in_case_is_not_linked_either():
+    """Emails stored with capitals (created outside the normal sign-up) do not link any more than exact ones."""
     odd = User.objects.create_user(email="MiXeD@Example.com", password="x-Strong-pass-1", name="Mixed")
     odd.email = "MiXeD@Example.com"
     odd.save(update_fields=["email"])
     booking = _create(UserFactory(), make_property(), guests=[{"name": "Mixed", "email": "mixed@example.com"}])
-    assert booking.guests.get(name="Mixed").user == odd
+    assert booking.guests.get(name="Mixed").user is None
+    assert not booking.guests.filter(user=odd).exists()
