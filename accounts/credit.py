@@ -1,4 +1,4 @@
-"""The credit score: a 0-100 trust score kept from a guest's history (SPEC §3).
+"""The credit score: a 0-100 trust score kept from a guest's history (docs/booking-rules.md).
 
 Everyone starts at 50. The rule, applied by the services where each event happens:
 
@@ -24,7 +24,7 @@ PAYMENT_FAILED_BY_PAYER = -2
 HOLD_ABANDONED = -3
 CANCELED_AFTER_PAYING = -10
 
-# Daraja ResultCodes that mean the payer did not complete the payment (DARAJA.md).
+# Daraja ResultCodes that mean the payer did not complete the payment (docs/daraja.md).
 PAYER_SIDE_RESULT_CODES = {"1", "1032", "1037", "2001", "1019", "8006"}
 
 

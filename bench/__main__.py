@@ -1,4 +1,4 @@
-"""`make bench`: every figure of SPEC §9 with its same-run baseline.
+"""`make bench`: every figure of the speed goals in docs/booking-rules.md with its same-run baseline.
 
     .venv/bin/python -m bench [--only booking,callback,pages,search] [--seconds 10] [--keep-db]
 

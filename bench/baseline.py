@@ -22,5 +22,5 @@ def insert_view(request):
 
 @require_GET
 def json_view(request):
-    """No database at all: the baseline SPEC §9 compares page renders with."""
+    """No database at all: the baseline that the page-speed goals (docs/booking-rules.md) compare with."""
     return JsonResponse({"ok": True, "items": [1, 2, 3]})

@@ -1,4 +1,4 @@
-"""The four measurements of SPEC §9, each next to its baseline from the same run."""
+"""The four measurements of the speed goals in docs/booking-rules.md, each next to its baseline from the same run."""
 
 import datetime as dt
 import itertools

@@ -1,4 +1,4 @@
-"""Idempotency-Key support for POSTs that create bookings and payments (API.md).
+"""Idempotency-Key support for POSTs that create bookings and payments (docs/api.md).
 
 The key is claimed by inserting a row *before* the work runs, so two requests with
 the same key racing each other cannot both create an object: the unique constraint

@@ -32,7 +32,7 @@ class AuditEntry(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first response to a POST sent with an Idempotency-Key (API.md), replayed for 24 h."""
+    """The first response to a POST sent with an Idempotency-Key (docs/api.md), replayed for 24 h."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)

@@ -12,7 +12,7 @@ not a filter one screen can forget:
 - the review actions (STAFF_ACTIONS) need staff and the model's "change" permission.
 
 An object outside the user's scope is reported as not found (404), never as
-forbidden, so its existence leaks nothing (SPEC §7).
+forbidden, so its existence leaks nothing (docs/security.md).
 """
 
 from django.contrib.auth import get_user_model

@@ -1,7 +1,7 @@
 """Kenyan mobile numbers, as M-Pesa takes them.
 
 Accepted input: 07XXXXXXXX, 01XXXXXXXX, +2547XXXXXXXX, 2541XXXXXXXX (spaces and
-dashes allowed). Daraja wants 2547XXXXXXXX / 2541XXXXXXXX (DARAJA.md).
+dashes allowed). Daraja wants 2547XXXXXXXX / 2541XXXXXXXX (docs/daraja.md).
 """
 
 import re

@@ -6,7 +6,7 @@ from drf_spectacular.openapi import AutoSchema
 
 
 class NexusAutoSchema(AutoSchema):
-    """Names derived from our one-APIView-per-operation style (STYLE.md).
+    """Names derived from our one-APIView-per-operation style.
 
     - Nested serializers are named after their view (RegisterApi.InputSerializer ->
       RegisterInput): every view nests its own InputSerializer/OutputSerializer, so
@@ -51,7 +51,7 @@ FIELD_ERRORS_SCHEMA = {
 
 
 def add_error_responses(result, generator, request, public):
-    """Document the error answers every operation can give (API.md conventions).
+    """Document the error answers every operation can give (docs/api.md conventions).
 
     Views declare their success bodies; the error shapes are the same everywhere:
     400 field errors, 401 without credentials, 404 for objects that are not yours,

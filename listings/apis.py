@@ -1,4 +1,4 @@
-"""Properties API (public): search, one listing, and its taken nights. See API.md "Properties"."""
+"""Properties API (public): search, one listing, and its taken nights. See docs/api.md "Properties"."""
 
 import datetime as dt
 

@@ -277,7 +277,7 @@ def property_attach_covers(properties, *, specs) -> list[PropertyPage]:
     return properties
 
 
-# The columns a search result shows (API.md "Properties"); url_path gives its URL.
+# The columns a search result shows (docs/api.md "Properties"); url_path gives its URL.
 PROPERTY_SUMMARY_FIELDS = ("title", "slug", "url_path", "town", "area", "price_per_night", "max_guests", "min_nights")
 
 

@@ -1,4 +1,4 @@
-"""Payments API. See API.md "Payments"."""
+"""Payments API. See docs/api.md "Payments"."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -27,7 +27,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class PaymentOutputSerializer(serializers.Serializer):
-    """The payment object of API.md."""
+    """The payment object of docs/api.md."""
 
     id = serializers.IntegerField()
     booking = serializers.IntegerField(source="booking_id")
@@ -50,7 +50,7 @@ class PaymentUserThrottle(UserRateThrottle):
 
 
 class PaymentPhoneThrottle(SimpleRateThrottle):
-    """Per target phone, whoever asks: nobody can flood a stranger's phone with prompts (SPEC §7)."""
+    """Per target phone, whoever asks: nobody can flood a stranger's phone with prompts (docs/security.md)."""
 
     scope = "payment_phone"
 
@@ -120,7 +120,7 @@ class BookingPaymentCreateApi(APIView):
 class BookingPaymentListCreateApi(BookingPaymentCreateApi):
     """GET: the payments of a booking. POST: see BookingPaymentCreateApi.
 
-    Two operations on one path (API.md fixes the path); the throttles apply to POST only.
+    Two operations on one path (docs/api.md fixes the path); the throttles apply to POST only.
     """
 
     @extend_schema(

@@ -2,7 +2,7 @@
 
 Every call has a timeout and every answer becomes a typed result; nothing here raises
 for a Daraja or network failure. The facts (shapes, codes, quirks) are Safaricom's,
-condensed in DARAJA.md:
+condensed in docs/daraja.md:
 
 - OAuth tokens live an hour and a new one may invalidate the previous one, so all
   processes share one token through Django's cache and refresh it ~5 minutes early.
@@ -187,7 +187,7 @@ class DarajaClient:
 
     @property
     def _token_cache_key(self) -> str:
-        # One token per Daraja app: a new token may invalidate the previous one (DARAJA.md).
+        # One token per Daraja app: a new token may invalidate the previous one (docs/daraja.md).
         return f"mpesa:oauth:{self.base_url}:{self.consumer_key}"
 
     def _fetch_token(self) -> tuple[str | None, _HttpAnswer]:
@@ -207,7 +207,7 @@ class DarajaClient:
             expires_in = int(float(answer.json.get("expires_in", 3599)))
         except (TypeError, ValueError, OverflowError):
             expires_in = 3599
-        # Tokens live an hour (DARAJA.md): a larger figure is not to be trusted with the cache.
+        # Tokens live an hour (docs/daraja.md): a larger figure is not to be trusted with the cache.
         lifetime = max(min(expires_in, 3600) - TOKEN_REFRESH_MARGIN_SECONDS, 30)
         cache.set(self._token_cache_key, token, timeout=lifetime)
         return token, answer

@@ -1,4 +1,4 @@
-"""Daraja's STK callback: POST /payments/callback/<token>/ (API.md, DARAJA.md).
+"""Daraja's STK callback: POST /payments/callback/<token>/ (docs/api.md, docs/daraja.md).
 
 Daraja signs nothing, so the defences are a long random token in the path (compared
 in constant time), strict validation, matching on a CheckoutRequestID we issued, and

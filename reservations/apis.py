@@ -1,4 +1,4 @@
-"""Bookings API. See API.md "Bookings"."""
+"""Bookings API. See docs/api.md "Bookings"."""
 
 import datetime as dt
 
@@ -51,7 +51,7 @@ def _viewer_id(context) -> int | None:
 
 def _sees_contact(*, viewer_id: int | None, primary_guest_id: int, guest) -> bool:
     """Guests' emails and phones are the booker's to see (and each guest's own); other guests
-    of the booking see names only (API.md), so joining a booking reveals no one's number."""
+    of the booking see names only (docs/api.md), so joining a booking reveals no one's number."""
     return viewer_id is not None and viewer_id in (primary_guest_id, guest.user_id)
 
 
@@ -83,7 +83,7 @@ _DATETIME = serializers.DateTimeField()
 
 
 class BookingOutputSerializer(serializers.Serializer):
-    """The booking object of API.md.
+    """The booking object of docs/api.md.
 
     The declared fields are the contract (the OpenAPI schema is generated from them);
     to_representation writes the same thing by hand, because it runs for every booking the
@@ -173,7 +173,7 @@ def _guest_representation(guest, *, viewer_id: int | None, booking) -> dict:
 class BookingListCreateApi(APIView):
     """GET: the caller's bookings (as primary guest or linked co-guest). POST: book a stay.
 
-    Two operations on one path (API.md fixes the path); each has its own method and serializers.
+    Two operations on one path (docs/api.md fixes the path); each has its own method and serializers.
     POST is throttled per user (BookingUserThrottle, shared with the site's booking form).
     """
 

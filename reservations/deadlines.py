@@ -1,4 +1,4 @@
-"""The balance deadline (SPEC §4): a partly paid booking must be paid in full in time, or
+"""The balance deadline (docs/booking-rules.md): a partly paid booking must be paid in full in time, or
 it is cancelled and its money flagged for refund, so a deposit cannot hold a listing's
 dates for ever.
 """

@@ -1,4 +1,4 @@
-"""Co-guest invitations: the only way a co-guest's row gets linked to an account (SPEC §4).
+"""Co-guest invitations: the only way a co-guest's row gets linked to an account (docs/booking-rules.md).
 
 The booker types a co-guest's name and, optionally, an email. Anyone can type anyone's
 address, so a matching email or phone proves nothing and never links. Instead a link with

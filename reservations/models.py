@@ -114,7 +114,7 @@ class BookingGuest(models.Model):
 
     @property
     def invitation(self) -> str:
-        """API.md's "invitation": "accepted" once a co-guest is linked, "invited" while a link is out."""
+        """docs/api.md's "invitation": "accepted" once a co-guest is linked, "invited" while a link is out."""
         if self.is_primary:
             return self.Invitation.NONE
         if self.user_id is not None:

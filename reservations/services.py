@@ -320,7 +320,7 @@ def booking_mark_canceled(*, booking: Booking, kind: str, reason: str) -> None:
 
 
 def booking_is_revivable(booking: Booking) -> bool:
-    """True for a booking cancelled because its payment failed (SPEC §4): paying again may
+    """True for a booking cancelled because its payment failed (docs/booking-rules.md): paying again may
     bring it back while its dates are free. A cancellation by the guest, the owner, staff,
     the hold or the balance deadline (or of unknown kind) is final: a late success on it is
     flagged for refund instead."""

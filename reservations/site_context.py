@@ -19,7 +19,7 @@ from reservations.models import Booking
 
 ACTIVE = (Booking.Status.PENDING, Booking.Status.PROCESSING, Booking.Status.CONFIRMED)
 
-# Daraja STK result codes a guest can cause or meet (DARAJA.md), in plain words.
+# Daraja STK result codes a guest can cause or meet (docs/daraja.md), in plain words.
 RESULT_CODE_PHASES = {
     "1032": (
         "cancelled",

@@ -69,7 +69,7 @@ def booking_status_derive(
     *, total_price: int, paid: int, refunded: int, canceled: bool, amount_disputed: bool = False
 ) -> str:
     """The status a booking must have, from what it was paid and refunded and whether it
-    was cancelled (SPEC §4):
+    was cancelled (docs/booking-rules.md):
 
     - cancelled stays CANCELED (reviving one is booking_reactivate's decision, not this);
     - held (paid - refunded) >= total: CONFIRMED, but PROCESSING while a success's amount

@@ -1,4 +1,4 @@
-"""The django-q2 schedule that reconciles pending payments every minute (SPEC §5.4).
+"""The django-q2 schedule that reconciles pending payments every minute (docs/booking-rules.md).
 
 update_or_create keyed by name, so re-running the migration (or a schedule edited by
 hand) ends in one schedule with these settings.

@@ -1,7 +1,7 @@
 """The Daraja simulator's behaviour: tokens, prompts on the virtual phone, callbacks.
 
 It plays Safaricom for development, the demo and the tests, so it answers in Daraja's
-shapes (DARAJA.md) and posts callbacks over real HTTP to the CallBackURL it was given,
+shapes (docs/daraja.md) and posts callbacks over real HTTP to the CallBackURL it was given,
 from a background thread once its own HTTP answer has gone out.
 """
 
@@ -37,7 +37,7 @@ ACTIONS = ("pay", "cancel", "wrong_pin", "insufficient", "timeout")
 CALLBACK_MODES = ("once", "twice", "never")
 QUERY_MODES = ("normal", "pending_500", "pending_4999", "error_503")
 
-# action -> (state, ResultCode, ResultDesc), as Daraja reports them (DARAJA.md).
+# action -> (state, ResultCode, ResultDesc), as Daraja reports them (docs/daraja.md).
 OUTCOMES = {
     "pay": (SimulatedStkPush.State.PAID, "0", "The service request is processed successfully."),
     "cancel": (SimulatedStkPush.State.CANCELLED, "1032", "Request cancelled by user"),

@@ -1,6 +1,6 @@
 """The simulator's HTTP face: Daraja's endpoints, the virtual phone, and a JSON control API.
 
-Daraja endpoints validate like Daraja and answer with its envelopes (DARAJA.md):
+Daraja endpoints validate like Daraja and answer with its envelopes (docs/daraja.md):
 errors are {"requestId", "errorCode", "errorMessage"}. Everything here is csrf-exempt:
 Daraja's clients send no CSRF token, and the phone page is a development tool.
 """

@@ -232,7 +232,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nexus API",
-    "DESCRIPTION": "Property booking with M-Pesa payments. See API.md for the contract.",
+    "DESCRIPTION": "Property booking with M-Pesa payments. See docs/api.md for the contract.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -281,7 +281,7 @@ MPESA_SIMULATOR_URL = os.environ.get("MPESA_SIMULATOR_URL", "http://127.0.0.1:80
 MPESA_BASE_URL = os.environ.get("MPESA_BASE_URL") or (
     MPESA_SIMULATOR_URL if MPESA_ENV == "simulator" else MPESA_BASE_URLS.get(MPESA_ENV, "")
 )
-# Sandbox values are Safaricom's published test credentials (DARAJA.md); the
+# Sandbox values are Safaricom's published test credentials (docs/daraja.md); the
 # simulator accepts them too. Production must set its own.
 MPESA_CONSUMER_KEY = os.environ.get("MPESA_CONSUMER_KEY", "simulator-key" if MPESA_ENV == "simulator" else "")
 MPESA_CONSUMER_SECRET = os.environ.get("MPESA_CONSUMER_SECRET", "simulator-secret" if MPESA_ENV == "simulator" else "")
@@ -299,7 +299,7 @@ MPESA_HTTP_TIMEOUT = float(os.environ.get("MPESA_HTTP_TIMEOUT", "10"))
 MPESA_QUERY_FIRST_AFTER_SECONDS = int(os.environ.get("MPESA_QUERY_FIRST_AFTER_SECONDS", "30"))
 MPESA_PAYMENT_DEADLINE_SECONDS = int(os.environ.get("MPESA_PAYMENT_DEADLINE_SECONDS", "300"))
 # Opt-in allow-list of callback source IPs. Safaricom publishes no official list
-# (DARAJA.md), so it is empty (off) by default. Behind a proxy, NUM_PROXIES tells which
+# (docs/daraja.md), so it is empty (off) by default. Behind a proxy, NUM_PROXIES tells which
 # X-Forwarded-For entry is the sender.
 MPESA_ALLOWED_CALLBACK_IPS = env_list("MPESA_ALLOWED_CALLBACK_IPS")
 # The simulator plays Safaricom: these are the app credentials and merchant it knows.

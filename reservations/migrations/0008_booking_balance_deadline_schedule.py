@@ -1,5 +1,5 @@
 """The django-q2 schedule that cancels PROCESSING bookings whose balance was not paid by
-its deadline (SPEC §4), every 5 minutes. update_or_create keyed by name, like 0003."""
+its deadline (docs/booking-rules.md), every 5 minutes. update_or_create keyed by name, like 0003."""
 
 from django.db import migrations
 

@@ -1,4 +1,4 @@
-"""An Idempotency-Key reused with a different body is refused (API.md, SPEC §7).
+"""An Idempotency-Key reused with a different body is refused (docs/api.md, docs/security.md).
 
 Replaying the first answer for a different body would tell a client its second,
 different request succeeded when nothing was done: a booking for other dates or a

@@ -1,4 +1,4 @@
-"""Malformed JSON of any kind is a 400, never a 500 (API.md conventions, SPEC §7).
+"""Malformed JSON of any kind is a 400, never a 500 (docs/api.md conventions, docs/security.md).
 
 Deep nesting makes Python's JSON decoder raise RecursionError, a 5000-digit number
 exceeds Python's int-from-string limit (ValueError), and a 400-digit integer parses

@@ -1,4 +1,4 @@
-"""Deployment settings that are security decisions (SPEC §7, §8).
+"""Deployment settings that are security decisions (docs/security.md).
 
 - SQLite chosen through DATABASE_URL gets the same write-lock options as the default
   SQLite file, or concurrent bookings answer 500 "database is locked".

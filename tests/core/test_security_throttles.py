@@ -1,4 +1,4 @@
-"""Throttles key on the real client address, and sign-in forms are throttled (SPEC §7).
+"""Throttles key on the real client address, and sign-in forms are throttled (docs/security.md).
 
 Without NUM_PROXIES, DRF keys an anonymous throttle on the whole X-Forwarded-For header,
 which the client writes: a new value per request escapes the throttle. Password guessing

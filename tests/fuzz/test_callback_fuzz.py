@@ -1,6 +1,6 @@
 """The Daraja callback endpoint under structure-aware fuzzing (hypothesis).
 
-Bodies are built from the real STK callback shape (DARAJA.md) for a payment we issued,
+Bodies are built from the real STK callback shape (docs/daraja.md) for a payment we issued,
 then broken the ways a buggy or hostile sender would: wrong types, missing items,
 huge numbers, unicode, nested junk, not JSON at all. Properties:
 - never a 5xx;

@@ -1,4 +1,4 @@
-"""POST/GET /api/bookings/{id}/payments/ and GET /api/payments/{id}/ (API.md "Payments")."""
+"""POST/GET /api/bookings/{id}/payments/ and GET /api/payments/{id}/ (docs/api.md "Payments")."""
 
 import pytest
 from django.core import mail

@@ -265,7 +265,7 @@ def _time_out_then_expire_hold(simulator, settings, booking) -> Payment:
 
 @pytest.mark.django_db(transaction=True)
 def test_late_success_after_the_hold_expired_is_kept_and_flagged_for_refund(simulator, settings):
-    """An expired hold is a deadline, and a deadline's cancellation is final (SPEC §4): the
+    """An expired hold is a deadline, and a deadline's cancellation is final (docs/booking-rules.md): the
     money is kept on the payment and flagged for refund, the booking stays cancelled."""
     booking = _booking()
     payment = _time_out_then_expire_hold(simulator, settings, booking)

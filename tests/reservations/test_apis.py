@@ -108,7 +108,7 @@ def test_hand_written_representation_matches_the_declared_fields(guest):
     confirmed = make_booking(guest=guest, status=Booking.Status.CONFIRMED)
     Booking.objects.filter(pk=confirmed.pk).update(hold_expires_at=None)
 
-    # Guests' contact details depend on who asks (API.md), so both renderings get the viewer.
+    # Guests' contact details depend on who asks (docs/api.md), so both renderings get the viewer.
     context = {"request": SimpleNamespace(user=guest)}
     for booking_id, answer in ((created["id"], created), (confirmed.pk, None)):
         booking = booking_get_for_user(user=guest, booking_id=booking_id)

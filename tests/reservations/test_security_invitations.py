@@ -1,4 +1,4 @@
-"""Co-guests are linked to an account only by accepting an emailed invitation (SPEC §4).
+"""Co-guests are linked to an account only by accepting an emailed invitation (docs/booking-rules.md).
 
 The attacks: Alice types bob@example.com (or Bob's phone) as a co-guest; whoever owns or
 later registers that address must not see Alice's booking, nor learn Alice's phone, until

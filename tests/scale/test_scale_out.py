@@ -1,4 +1,4 @@
-"""Scale-out proof (SPEC §8): two gunicorn servers and two django-q2 workers over one
+"""Scale-out proof (docs/booking-rules.md, "Scale and speed"): two gunicorn servers and two django-q2 workers over one
 PostgreSQL database, 200 clients racing for overlapping and adjacent stays while they pay.
 
 Every client is a thread with its own HTTP session. It books through one server or the
@@ -163,7 +163,7 @@ class Client:
 
 
 def daraja_callback(prompt: dict) -> dict:
-    """The STK callback body of DARAJA.md, rebuilt from the simulator's prompt record."""
+    """The STK callback body of docs/daraja.md, rebuilt from the simulator's prompt record."""
     code = prompt["result_code"]
     callback = {
         "MerchantRequestID": prompt["merchant_request_id"],

@@ -1,4 +1,4 @@
-"""Query counts of the public pages stay flat as listings and photos grow (SPEC §9: <= 12
+"""Query counts of the public pages stay flat as listings and photos grow (the speed goals in docs/booking-rules.md: <= 12
 on the home and property pages). Each page is requested once first so renditions exist:
 the counts are for a warm page, as a returning visitor gets it."""
 
