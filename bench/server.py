@@ -31,8 +31,8 @@ def start_gunicorn(
 ) -> subprocess.Popen:
     """gunicorn serving nexus.wsgi on 127.0.0.1:port; returns once `ready_path` answers 200.
 
-    threads=1 is gunicorn's sync worker (the deployment default and what the speed goals in docs/booking-rules.md
-    measures); threads>1 selects gthread.
+    threads=1 is gunicorn's sync worker (the deployment default, and what the speed goals in docs/booking-rules.md
+    are measured on); threads>1 selects gthread.
     """
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     args = [

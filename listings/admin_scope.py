@@ -19,6 +19,7 @@ from django.http import Http404
 
 from listings.permissions import listings_hidden_from, sees_every_listing
 
+ADMIN_PREFIX = "/admin/"
 PAGE_ID_KWARGS = ("page_id", "parent_page_id", "page_to_move_id", "destination_id")
 PAGE_NAMESPACES = {"wagtailadmin_pages"}
 PAGE_VIEWS = {"wagtailadmin_explore", "wagtailadmin_choose_page_child"}
@@ -50,6 +51,8 @@ class OwnerAdminScopeMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if not request.path.startswith(ADMIN_PREFIX):
+            return None  # the public site has its own scoping (selectors); keep its requests free
         match = request.resolver_match
         user = getattr(request, "user", None)
         if match is None or user is None or not user.is_authenticated or sees_every_listing(user):
