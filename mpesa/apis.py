@@ -11,10 +11,10 @@ from core.idempotency import idempotent
 from core.pagination import paginate, paginated_schema
 from core.phones import to_msisdn
 from mpesa.selectors import payment_get_for_user, payment_list_for_booking
-from mpesa.services import payment_create
+from mpesa.client import MAX_AMOUNT
+from mpesa.start import payment_start
 from reservations.selectors import booking_get_for_user
 
-MAX_INT = 2_147_483_647
 ERROR_RESPONSE = OpenApiResponse(description='{"detail", "code"} or field errors')
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -73,7 +73,14 @@ class BookingPaymentCreateApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         phone_number = serializers.CharField(max_length=32)
-        amount = serializers.IntegerField(min_value=1, max_value=MAX_INT)
+        amount = serializers.IntegerField(
+            min_value=1,
+            max_value=MAX_AMOUNT,
+            error_messages={
+                "min_value": "Enter a whole number of shillings, at least 1.",
+                "max_value": f"M-Pesa takes at most KES {MAX_AMOUNT:,} in one payment.",
+            },
+        )
 
         def validate_phone_number(self, value):
             try:
@@ -108,10 +115,10 @@ class BookingPaymentCreateApi(APIView):
     def _create(self, request, booking) -> Response:
         serializer = BookingPaymentCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        payment = payment_create(
+        payment = payment_start(
             booking_id=booking.pk,
             user=request.user,
-            phone_number=serializer.validated_data["phone_number"],
+            msisdn=serializer.validated_data["phone_number"],
             amount=serializer.validated_data["amount"],
         )
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_202_ACCEPTED)

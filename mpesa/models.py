@@ -88,3 +88,78 @@ class Payment(models.Model):
     @property
     def in_flight(self) -> bool:
         return self.kind == self.Kind.PAYMENT and self.status in (self.Status.QUEUED, self.Status.PENDING)
+
+
+class CallbackRecord(models.Model):
+    """The callback ledger: every well-formed callback Daraja posted, stored as it came
+    before the 200 goes back, then applied in a separate step (mpesa.settle.callback_apply).
+
+    One row per distinct callback; a repeat (same CheckoutRequestID, result and receipt)
+    only counts another delivery. `state` says what applying it did; a success that
+    matched no payment stays UNMATCHED on the staff queue until staff attach it to a
+    booking or mark it for refund (docs/daraja.md, docs/booking-rules.md).
+    """
+
+    class Kind(models.TextChoices):
+        STK = "STK", "STK push result"
+
+    class State(models.TextChoices):
+        NEW = "NEW", "Stored, not applied yet"
+        APPLIED = "APPLIED", "Applied to its payment"
+        UNMATCHED = "UNMATCHED", "Unmatched M-Pesa payment"
+        IGNORED = "IGNORED", "Nothing to apply"
+        ATTACHED = "ATTACHED", "Attached to a booking by staff"
+        REFUND_MARKED = "REFUND_MARKED", "Marked for refund by staff"
+
+    OPEN_STATES = (State.UNMATCHED,)
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.STK)
+    # What makes a repeat a repeat: kind, CheckoutRequestID, result code and receipt.
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    raw_body = models.TextField(help_text="The body exactly as Daraja posted it")
+    checkout_request_id = models.CharField(max_length=64, db_index=True)
+    merchant_request_id = models.CharField(max_length=64, blank=True)
+    result_code = models.CharField(max_length=32)
+    result_desc = models.CharField(max_length=255, blank=True)
+    receipt = models.CharField(max_length=32, null=True, blank=True)
+    amount = models.PositiveIntegerField(null=True, blank=True)
+    phone_number = models.CharField(max_length=16, blank=True)
+    transaction_date = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=1)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_received_at = models.DateTimeField(auto_now_add=True)
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW, db_index=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="callback_records"
+    )
+    outcome_note = models.CharField(max_length=255, blank=True, help_text="What applying it did, or why not")
+
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "M-Pesa callback"
+        verbose_name_plural = "M-Pesa callbacks"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="APPLIED") | Q(payment__isnull=False), name="applied_callback_has_payment"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="UNMATCHED") | (Q(result_code="0") & Q(amount__isnull=False)),
+                name="unmatched_callback_is_a_success",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = f"KES {self.amount:,} receipt {self.receipt}" if self.is_success else f"result {self.result_code}"
+        return f"Callback {self.checkout_request_id}: {what} ({self.get_state_display()})"
+
+    @property
+    def is_success(self) -> bool:
+        return self.result_code == "0"

@@ -12,10 +12,15 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django_q.tasks import async_task
 
+from accounts.models import User
 from core.exceptions import ApplicationError
 from core.services import audit_record
 from mpesa.models import Payment
+from mpesa.reconcile import payment_query_and_settle
+from mpesa.selectors import booking_money_of
+from reservations.services import booking_lock, booking_money_changed
 
 logger = logging.getLogger(__name__)
 
@@ -23,23 +28,13 @@ RECHECK_TASK = "mpesa.refunds.payment_recheck_run"
 
 
 def _lock_booking_and_payment(payment_id: int):
-    from reservations.models import Booking
-
+    """Booking row first, then the payment row: the one lock order of every money path."""
     booking_id = Payment.objects.filter(pk=payment_id).values_list("booking_id", flat=True).first()
     if booking_id is None:
         raise ApplicationError("Payment not found.", "not_found", status=404)
-    booking = Booking.objects.select_for_update().get(pk=booking_id)
+    booking = booking_lock(booking_id=booking_id)
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     return booking, payment
-
-
-def booking_money_held(*, booking_id: int) -> int:
-    """Shillings a booking holds, by the one rule (reservations.status.booking_money): each
-    success counts at most what it asked for, less refunds."""
-    from reservations.models import Booking
-    from reservations.services import booking_money_read
-
-    return booking_money_read(Booking(pk=booking_id)).held
 
 
 def payment_refundable_amount(*, payment: Payment) -> int:
@@ -56,6 +51,54 @@ def payment_refundable_amount(*, payment: Payment) -> int:
             or 0
         )
     return max(received - refunded, 0)
+
+
+def payments_flag_for_refund(*, booking, actor=None, kind: str = "", **kwargs) -> list[dict]:
+    """Receiver of reservations' booking_canceled signal (connected in MpesaConfig.ready):
+    every successful payment of the cancelled booking that still holds money is marked
+    needs_refund and flagged, so it stays on the staff dashboard until the refund is
+    recorded (payment_record_refund). Runs in the cancelling transaction, under the
+    booking's row lock. Returns [{"payment_id", "refundable"}]."""
+    payments = list(
+        payment_annotate_refunded(
+            Payment.objects.select_for_update().filter(
+                booking=booking, kind=Payment.Kind.PAYMENT, status=Payment.Status.SUCCESS
+            )
+        ).order_by("pk")
+    )
+    why = (booking.get_cancel_kind_display() or "cancelled").lower()
+    flagged = []
+    for payment in payments:
+        refundable = payment_refundable_amount(payment=payment)
+        if refundable == 0:
+            continue
+        payment.needs_refund = True
+        payment.flagged = True
+        payment.flag_reason = f"Booking {booking.reference} ({why}): refund KES {refundable}"[:255]
+        payment.flag_resolved_at = None
+        payment.flag_resolved_by = None
+        payment.flag_resolution_note = ""
+        payment.save(
+            update_fields=[
+                "needs_refund",
+                "flagged",
+                "flag_reason",
+                "flag_resolved_at",
+                "flag_resolved_by",
+                "flag_resolution_note",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            obj=payment,
+            action="payment.refund_due",
+            actor=actor,
+            summary=f"Refund of KES {refundable} due: booking {why}",
+            after={"needs_refund": True, "flagged": True},
+            data={"booking_id": booking.pk, "refundable": refundable, "cancel_kind": kind},
+        )
+        flagged.append({"payment_id": payment.pk, "refundable": refundable})
+    return flagged
 
 
 def payment_annotate_refunded(queryset):
@@ -88,8 +131,6 @@ def payment_record_refund(*, payment_id: int, actor, amount: int, mpesa_referenc
     if not note:
         raise ApplicationError("A note explaining the refund is required.", "note_required", 400)
 
-    from reservations.services import booking_recompute_totals
-
     with transaction.atomic():
         booking, original = _lock_booking_and_payment(payment_id)
         if original.kind != Payment.Kind.PAYMENT or original.status != Payment.Status.SUCCESS:
@@ -121,15 +162,7 @@ def payment_record_refund(*, payment_id: int, actor, amount: int, mpesa_referenc
         if original.needs_refund and refundable - amount == 0:
             original.needs_refund = False
             original.save(update_fields=["needs_refund", "updated_at"])
-        booking_recompute_totals(booking=booking, actor=actor)
-        booking.refresh_from_db(fields=["amount_paid", "balance_due", "status"])
-        if booking.status == booking.Status.CANCELED:
-            # booking_recompute_totals leaves cancelled bookings alone (their status must
-            # not move), but the money they hold still drops when it is sent back.
-            held = booking_money_held(booking_id=booking.pk)
-            if booking.amount_paid != held:
-                booking.amount_paid = held
-                booking.save(update_fields=["amount_paid", "updated_at"])
+        booking_money_changed(booking=booking, money=booking_money_of(booking_id=booking.pk), actor=actor)
         data = {"refund_id": refund.pk, "amount": amount, "mpesa_reference": mpesa_reference, "note": note}
         audit_record(
             obj=original,
@@ -158,8 +191,6 @@ def payment_resolve_flag(*, payment_id: int, actor, note: str) -> Payment:
     note = (note or "").strip()
     if not note:
         raise ApplicationError("A note saying how the flag was resolved is required.", "note_required", 400)
-    from reservations.services import booking_recompute_totals
-
     with transaction.atomic():
         booking, payment = _lock_booking_and_payment(payment_id)
         if not payment.flagged:
@@ -181,7 +212,7 @@ def payment_resolve_flag(*, payment_id: int, actor, note: str) -> Payment:
             data={"note": note, "needs_refund": payment.needs_refund},
         )
         # A disputed amount held the booking back from CONFIRMED until now.
-        booking_recompute_totals(booking=booking, actor=actor)
+        booking_money_changed(booking=booking, money=booking_money_of(booking_id=booking.pk), actor=actor)
     return payment
 
 
@@ -221,16 +252,11 @@ def payment_request_recheck(*, payment_id: int, actor) -> str:
 
 
 def _enqueue_recheck(payment_id: int, actor_id: int | None, task_name: str) -> None:
-    from django_q.tasks import async_task
-
     async_task(RECHECK_TASK, payment_id, actor_id, task_name=task_name)
 
 
 def payment_recheck_run(payment_id: int, actor_id: int | None = None) -> dict:
     """django-q2 task: run the STK query and settle the payment from the answer; returns the outcome."""
-    from accounts.models import User
-    from mpesa.services import payment_query_and_settle
-
     before = Payment.objects.filter(pk=payment_id).values_list("status", flat=True).first()
     payment = payment_query_and_settle(payment_id=payment_id)
     payment.refresh_from_db()

@@ -1,7 +1,9 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from mpesa.models import Payment
+from mpesa.models import CallbackRecord, Payment
+from reservations.selectors import booking_list_for_user
+from reservations.status import IN_FLIGHT, BookingMoney, PaymentRow, booking_money
 
 
 def payment_list_for_booking(*, booking) -> QuerySet[Payment]:
@@ -11,10 +13,24 @@ def payment_list_for_booking(*, booking) -> QuerySet[Payment]:
 
 def payment_get_for_user(*, user, payment_id: int) -> Payment:
     """A payment of a booking the user is a guest of; Http404 otherwise, as if it did not exist."""
-    from reservations.selectors import booking_list_for_user
-
     bookings = booking_list_for_user(user=user).order_by().values("pk")
     payment = Payment.objects.filter(pk=payment_id, booking__in=bookings).first()
     if payment is None:
         raise Http404("No payment with this id.")
     return payment
+
+
+def booking_money_of(*, booking_id: int) -> BookingMoney:
+    """The one sum of a booking's money, from its payment rows (reservations.status.booking_money):
+    credited, refunded, disputed and in flight. What the payments app reports to reservations."""
+    # Summed in Python rather than with SUM() FILTER: a booking has a handful of payments, and
+    # building the aggregate query cost more than the rows (every settled payment runs this).
+    rows = Payment.objects.filter(booking_id=booking_id, status__in=("SUCCESS", *IN_FLIGHT)).values_list(
+        "pk", "kind", "status", "amount", "received_amount", "refund_of_id", "flagged"
+    )
+    return booking_money(PaymentRow(*row) for row in rows)
+
+
+def callback_list_unmatched() -> QuerySet[CallbackRecord]:
+    """Successes that matched no payment and wait for staff, oldest first (staff only)."""
+    return CallbackRecord.objects.filter(state=CallbackRecord.State.UNMATCHED).order_by("received_at", "pk")

@@ -3,6 +3,10 @@
 Daraja signs nothing, so the defences are a long random token in the path (compared
 in constant time), strict validation, matching on a CheckoutRequestID we issued, and
 taking amount and receipt from the callback with anything unexpected flagged.
+
+The request only stores and acknowledges: a well-formed body is written to the callback
+ledger in its own transaction, then the apply step is queued (django-q2) and the 200
+goes back. Nothing here waits for anything.
 """
 
 import hmac
@@ -11,11 +15,12 @@ import logging
 from django.conf import settings
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django_q.tasks import async_task
 
 from core import safe_json
 from core.throttling import client_ip
-from mpesa.client import CallbackInvalid
-from mpesa.services import payment_apply_callback
+from mpesa.callbacks import CallbackInvalid, parse_stk_callback
+from mpesa.settle import callback_store
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +54,18 @@ def stk_callback(request, token: str):
     except ValueError:
         return _bad_request("The body is not valid JSON.")
     try:
-        payment = payment_apply_callback(body=body)
+        parsed = parse_stk_callback(body)
     except CallbackInvalid as error:
         logger.warning("callback refused: %s", error)
         return _bad_request(f"Not an STK callback: {error}")
-    if payment is None:
-        logger.info("callback accepted without a matching payment")
+    record_id, created = callback_store(raw_body=request.body.decode("utf-8", errors="replace"), parsed=parsed)
+    if created:
+        try:
+            async_task("mpesa.tasks.callback_apply", record_id, task_name=f"callback-apply-{record_id}")
+        except Exception:
+            # Stored is what counts: the reconcile sweep applies a NEW row the queue lost,
+            # and Daraja must not be told to send it again for our own failure.
+            logger.exception("callback stored but its apply task failed record_id=%s", record_id)
+    else:
+        logger.info("repeat callback counted record_id=%s checkout_request_id=%s", record_id, parsed.checkout_request_id)
     return JsonResponse(ACCEPTED)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.notifications import notify
 from core.services import audit_record
 from reservations.models import Booking
-from reservations.services import IN_FLIGHT_STATUSES, booking_flag_payments_for_refund, booking_mark_canceled
+from reservations.services import booking_mark_canceled
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +65,13 @@ def booking_enforce_balance_deadlines(*, now: dt.datetime | None = None) -> int:
             if booking is None or booking.status != Booking.Status.PROCESSING or booking.balance_due <= 0:
                 continue
             due_by = booking_balance_due_by(check_in=booking.check_in, booking_date=booking.booking_date)
-            if due_by > now or booking.payments.filter(kind="PAYMENT", status__in=IN_FLIGHT_STATUSES).exists():
+            if due_by > now or booking.amount_in_flight > 0:
                 continue
             before = {"status": booking.status, "amount_paid": booking.amount_paid, "balance_due": booking.balance_due}
-            booking_mark_canceled(
+            refunds_due = booking_mark_canceled(
                 booking=booking,
                 kind=Booking.CancelKind.BALANCE_DEADLINE,
                 reason=f"The balance of KES {booking.balance_due:,} was not paid by {due_by:%d %b %Y %H:%M}",
-            )
-            refunds_due = booking_flag_payments_for_refund(
-                booking=booking, actor=None, why="cancelled: balance not paid by its deadline"
             )
             audit_record(
                 obj=booking,

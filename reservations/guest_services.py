@@ -1,6 +1,6 @@
 """What a guest does on the booking page beyond the booking core's services: removing a
 co-guest. (Adding one is reservations.services.booking_guest_add; paying, including paying
-again after a failed payment cancelled the booking, is mpesa.services.payment_create.)
+again after a failed payment cancelled the booking, is mpesa.start.payment_start.)
 """
 
 from django.db import transaction
@@ -8,8 +8,6 @@ from django.db import transaction
 from core.exceptions import ApplicationError
 from core.services import audit_record
 from reservations.models import Booking, BookingGuest
-
-IN_FLIGHT_STATUSES = ("QUEUED", "PENDING")
 
 
 def booking_guest_remove(*, booking_id: int, guest_id: int, actor) -> BookingGuest:
@@ -22,7 +20,7 @@ def booking_guest_remove(*, booking_id: int, guest_id: int, actor) -> BookingGue
             raise ApplicationError("Only the guest who made the booking can remove guests.", "not_primary_guest", 403)
         if booking.status != Booking.Status.PENDING or booking.amount_paid > 0:
             raise ApplicationError("Guests can only be removed before anything is paid.", "booking_guests_locked", 409)
-        if booking.payments.filter(kind="PAYMENT", status__in=IN_FLIGHT_STATUSES).exists():
+        if booking.amount_in_flight > 0:
             raise ApplicationError(
                 "A payment is in progress: wait for it to finish before changing the guests.", "payment_in_flight", 409
             )

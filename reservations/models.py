@@ -38,9 +38,13 @@ class Booking(models.Model):
     party_size = models.PositiveSmallIntegerField(default=1)
     price_per_night = models.PositiveIntegerField()
     total_price = models.PositiveIntegerField()
-    # Derived from the payment rows by the payment services (never incremented).
+    # What the money says, as the payments app last reported it through
+    # reservations.services.booking_money_changed (never incremented here).
     amount_paid = models.PositiveIntegerField(default=0)
     balance_due = models.PositiveIntegerField()
+    # Shillings asked for by payments not settled yet: a hold with money on its way
+    # does not expire, and a guest cannot cancel it from under the payment.
+    amount_in_flight = models.PositiveIntegerField(default=0)
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     booking_date = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

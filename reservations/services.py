@@ -5,8 +5,8 @@ No double booking is decided by the database, not by the check in Python:
   booking whose daterange overlaps; its IntegrityError becomes 409 dates_unavailable.
 - SQLite: `transaction_mode: IMMEDIATE` makes `transaction.atomic()` take the write
   lock at BEGIN, so the overlap check and the insert run with no other writer between.
-The checks before the insert give the clear error in the common case; the
-constraint (or the lock) is what makes a race impossible.
+On SQLite the check before the insert gives the 409; on PostgreSQL the constraint
+alone does (asking first cost more than the insert: reservations.selectors).
 """
 
 import datetime as dt
@@ -15,8 +15,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts import credit
@@ -24,13 +23,18 @@ from core.exceptions import ApplicationError
 from core.notifications import notify
 from core.phones import to_msisdn
 from core.services import audit_record
+from listings.models import PropertyPage
+from listings.selectors import blocked_periods_overlapping
+from reservations.availability import active_bookings_overlapping
 from reservations.invitations import booking_guest_invitation_request, booking_guest_invitations_enqueue
 from reservations.models import (
     REFERENCE_ALPHABET,
     Booking,
     BookingGuest,
 )
-from reservations.status import BookingMoney, PaymentRow, booking_money, booking_status_derive
+from reservations.selectors import property_booking_terms
+from reservations.signals import booking_canceled
+from reservations.status import BookingMoney, booking_status_derive
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +46,11 @@ MAX_NIGHTS = 365
 MAX_CO_GUESTS = 49
 # Booking.total_price is a PositiveIntegerField: PostgreSQL's integer tops out here.
 MAX_TOTAL_PRICE = 2_147_483_647
-# SQLSTATE of an exclusion constraint violation (PostgreSQL docs, Appendix A).
+# SQLSTATEs (PostgreSQL docs, Appendix A): an exclusion constraint violation, a deadlock.
 EXCLUSION_VIOLATION = "23P01"
+DEADLOCK_DETECTED = "40P01"
 
 DATES_UNAVAILABLE_MESSAGE = "Some of these nights are already taken. Choose other dates."
-IN_FLIGHT_STATUSES = ("QUEUED", "PENDING")
 
 
 def booking_reference_new() -> str:
@@ -119,9 +123,18 @@ def _is_reference_collision(error: IntegrityError) -> bool:
     return "reservations_booking.reference" in str(error)  # SQLite names the column
 
 
+class _InsertDeadlocked(Exception):
+    """PostgreSQL aborted the insert to end a deadlock: the transaction is retried."""
+
+
 def _insert_booking(booking: Booking) -> Booking:
     """Insert with a fresh reference. No savepoint: an overlap ends the transaction with 409
-    anyway, and a reference collision (about 1 in 10^6 at a million bookings) restarts it."""
+    anyway, and a reference collision (about 1 in 10^6 at a million bookings) restarts it.
+
+    A deadlock restarts it too. The exclusion constraint also checks rows not yet committed:
+    two inserts for overlapping nights, both in flight (say, both waiting for a cancellation
+    of those nights to commit), then wait on each other until PostgreSQL aborts one. The
+    retry sees how the other ended: its booking (409) or free nights."""
     booking.reference = booking_reference_new()
     try:
         booking.save(force_insert=True)
@@ -132,6 +145,12 @@ def _insert_booking(booking: Booking) -> Booking:
         if _is_reference_collision(error):
             logger.info("booking reference collision reference=%s", booking.reference)
             raise _ReferenceTaken from error
+        raise
+    except OperationalError as error:
+        booking.pk = None
+        if getattr(error.__cause__, "pgcode", None) == DEADLOCK_DETECTED:
+            logger.info("booking insert deadlocked property=%s check_in=%s", booking.property_id, booking.check_in)
+            raise _InsertDeadlocked from error
         raise
     return booking
 
@@ -151,6 +170,7 @@ def booking_create(*, user, property_id: int, check_in: dt.date, check_out: dt.d
     listing's title in `property_title`, so the answer needs no second read.
     """
     co_guests = _normalise_co_guests(guests)
+    deadlocked = False
     for _ in range(REFERENCE_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -159,20 +179,23 @@ def booking_create(*, user, property_id: int, check_in: dt.date, check_out: dt.d
                 )
         except _ReferenceTaken:
             continue
+        except _InsertDeadlocked:
+            deadlocked = True
+            continue
+    if deadlocked:  # others kept taking these nights while this one tried: they are not free
+        raise _dates_unavailable()
     raise ApplicationError("Could not allocate a booking reference; please try again.", "reference_unavailable", 503)
 
 
 def _booking_create_in_transaction(
     *, user, property_id: int, check_in: dt.date, check_out: dt.date, co_guests: list[dict]
 ) -> Booking:
-    from listings.models import PropertyPage
-    from reservations.selectors import property_booking_terms
 
     party_size = 1 + len(co_guests)
     nights = (check_out - check_in).days
-    # One query: the listing's terms and whether the nights are blocked or taken. On SQLite
-    # the transaction already holds the write lock, so the answer cannot change before the
-    # insert; on PostgreSQL the exclusion constraint decides a race, this gives the clear error.
+    # One query: the listing's terms and whether the nights are blocked or (SQLite) taken. On
+    # SQLite the transaction already holds the write lock, so the answer cannot change before
+    # the insert; on PostgreSQL the exclusion constraint refuses a taken night at the insert.
     terms = property_booking_terms(property_id=property_id, check_in=check_in, check_out=check_out)
     errors: dict[str, list[str]] = {}
     if terms is None:
@@ -284,31 +307,30 @@ def booking_guest_add(*, booking_id: int, actor, name: str, email: str = "", pho
     return row
 
 
-def booking_money_read(booking: Booking) -> BookingMoney:
-    """What the booking's successful payments credit and its refunds took back (reservations.status)."""
-    # Summed in Python rather than with SUM() FILTER: a booking has a handful of payments, and
-    # building the aggregate query cost more than the rows (every callback runs this).
-    rows = booking.payments.filter(status="SUCCESS").values_list(
-        "pk", "kind", "status", "amount", "received_amount", "refund_of_id", "flagged"
-    )
-    return booking_money(PaymentRow(*row) for row in rows)
+# --- The booking's side of money: the payments app reports, reservations decides -----------------
+#
+# The payments app (mpesa) never writes a Booking field. It locks the booking with
+# booking_lock, settles its own rows, sums them into a BookingMoney and calls one of
+# booking_money_changed / booking_payment_failed / booking_late_payment_received; the
+# booking's amount_paid, balance, money in flight and status follow from that alone.
+# Every cancellation goes through booking_mark_canceled, whose booking_canceled signal
+# lets the payments app flag money still held for refund.
 
 
-def _money_held(booking: Booking) -> int:
-    """Shillings the booking holds: each success counts at most what it asked for, less refunds."""
-    return booking_money_read(booking).held
+def booking_lock(*, booking_id: int) -> Booking:
+    """Lock the booking row. Every money path locks the booking first, then payment rows:
+    one lock order, so two paths never deadlock."""
+    return Booking.objects.select_for_update().get(pk=booking_id)
 
 
-def _payment_in_flight(booking: Booking) -> bool:
-    return booking.payments.filter(kind="PAYMENT", status__in=IN_FLIGHT_STATUSES).exists()
-
-
-def booking_mark_canceled(*, booking: Booking, kind: str, reason: str) -> None:
+def booking_mark_canceled(*, booking: Booking, kind: str, reason: str, actor=None) -> list:
     """The one place a booking becomes CANCELED: records why (`kind`, a Booking.CancelKind).
 
     Call inside a transaction holding the booking's row lock; the caller writes its own
     audit entry and notification. Only CancelKind.PAYMENT_FAILED may ever be revived
-    (booking_is_revivable). hold_expires_at is saved as the caller left it.
+    (booking_is_revivable). hold_expires_at is saved as the caller left it. Returns what the
+    booking_canceled receivers answered: the payments app lists the refunds now due,
+    [{"payment_id", "refundable"}].
     """
     booking.status = Booking.Status.CANCELED
     booking.canceled_at = timezone.now()
@@ -317,6 +339,8 @@ def booking_mark_canceled(*, booking: Booking, kind: str, reason: str) -> None:
     booking.save(
         update_fields=["status", "canceled_at", "cancel_reason", "cancel_kind", "hold_expires_at", "updated_at"]
     )
+    answers = booking_canceled.send(sender=Booking, booking=booking, actor=actor, kind=booking.cancel_kind)
+    return [item for _receiver, answer in answers for item in (answer or [])]
 
 
 def booking_is_revivable(booking: Booking) -> bool:
@@ -327,51 +351,51 @@ def booking_is_revivable(booking: Booking) -> bool:
     return booking.status == Booking.Status.CANCELED and booking.cancel_kind == Booking.CancelKind.PAYMENT_FAILED
 
 
-def booking_flag_payments_for_refund(*, booking: Booking, actor, why: str) -> list[dict]:
-    """Mark every successful payment of a cancelled booking that still holds money as
-    needs_refund and flagged, so it shows on the staff dashboard until the refund is
-    recorded (mpesa.refunds.payment_record_refund). Call under the booking's row lock.
-    Returns [{"payment_id", "refundable"}]."""
-    payments = list(booking.payments.select_for_update().order_by("pk"))
-    refunded_of: dict[int, int] = {}
-    for p in payments:
-        if p.kind == "REFUND" and p.status == "SUCCESS" and p.refund_of_id:
-            refunded_of[p.refund_of_id] = refunded_of.get(p.refund_of_id, 0) + p.amount
-    flagged = []
-    for payment in payments:
-        if payment.kind != "PAYMENT" or payment.status != "SUCCESS":
-            continue
-        received = payment.received_amount if payment.received_amount is not None else payment.amount
-        refundable = max(received - refunded_of.get(payment.pk, 0), 0)
-        if refundable == 0:
-            continue
-        payment.needs_refund = True
-        payment.flagged = True
-        payment.flag_reason = f"Booking {booking.reference} {why}: refund KES {refundable}"[:255]
-        payment.flag_resolved_at = None
-        payment.flag_resolved_by = None
-        payment.flag_resolution_note = ""
-        payment.save(
-            update_fields=[
-                "needs_refund",
-                "flagged",
-                "flag_reason",
-                "flag_resolved_at",
-                "flag_resolved_by",
-                "flag_resolution_note",
-                "updated_at",
-            ]
+def booking_prepare_for_payment(*, booking: Booking, actor) -> None:
+    """Guard for a new payment, under the booking's row lock: a booking cancelled because its
+    payment failed comes back to PENDING with a new hold ("Try again", the same for the API
+    and the site); anything else must be PENDING or PROCESSING with a balance left.
+    409 booking_not_payable / dates_unavailable."""
+    if booking_is_revivable(booking):
+        booking_revive_for_payment(booking=booking, actor=actor)
+    if booking.status not in (Booking.Status.PENDING, Booking.Status.PROCESSING) or booking.balance_due <= 0:
+        raise ApplicationError(
+            "This booking cannot take payments: it is cancelled or already paid in full.",
+            "booking_not_payable",
+            409,
         )
-        audit_record(
-            obj=payment,
-            action="payment.refund_due",
-            actor=actor,
-            summary=f"Refund of KES {refundable} due: booking {why}",
-            after={"needs_refund": True, "flagged": True},
-            data={"booking_id": booking.pk, "refundable": refundable},
-        )
-        flagged.append({"payment_id": payment.pk, "refundable": refundable})
-    return flagged
+
+
+def booking_payment_failed(*, booking: Booking, money: BookingMoney, reason: str, data: dict | None = None) -> None:
+    """A payment of this booking failed (the booking row is locked). The seed's rule: a PENDING
+    booking with nothing paid and no other payment in flight is cancelled (kind
+    payment_failed, the one kind the same guests may revive by paying again). A failed
+    payment never cancels a booking that holds money."""
+    booking_money_changed(booking=booking, money=money)
+    if booking.status != Booking.Status.PENDING or money.credited > 0 or money.in_flight > 0:
+        return
+    before = _snapshot(booking)
+    booking_mark_canceled(booking=booking, kind=Booking.CancelKind.PAYMENT_FAILED, reason=f"Payment failed: {reason}")
+    audit_record(
+        obj=booking,
+        action="booking.canceled",
+        summary=f"{booking.reference} cancelled: its payment failed and nothing was paid",
+        before=before,
+        after=_snapshot(booking),
+        data=data or {},
+    )
+    notify("booking_canceled", booking_id=booking.pk)
+
+
+def booking_late_payment_received(*, booking: Booking, money: BookingMoney) -> bool:
+    """A payment succeeded on a CANCELED booking (row locked). Restores it when its
+    cancellation was a failed payment and its dates are still free (True); otherwise the
+    booking stays cancelled and the caller flags the money for refund (False)."""
+    if not booking_reactivate(booking=booking):
+        booking_money_changed(booking=booking, money=money)
+        return False
+    booking_money_changed(booking=booking, money=money)
+    return True
 
 
 def booking_cancel(*, booking_id: int, actor, reason: str = "") -> Booking:
@@ -384,7 +408,7 @@ def booking_cancel(*, booking_id: int, actor, reason: str = "") -> Booking:
         booking = Booking.objects.select_for_update().get(pk=booking_id)
         if booking.status == Booking.Status.CANCELED:
             return booking
-        if booking.amount_paid > 0 or _money_held(booking) > 0 or _payment_in_flight(booking):
+        if booking.amount_paid > 0 or booking.amount_in_flight > 0:
             raise ApplicationError(
                 "This booking holds a payment (or one is in progress), so it cannot be cancelled here. "
                 "Contact us for a refund.",
@@ -393,7 +417,8 @@ def booking_cancel(*, booking_id: int, actor, reason: str = "") -> Booking:
             )
         before = _snapshot(booking)
         booking_mark_canceled(
-            booking=booking, kind=Booking.CancelKind.GUEST, reason=reason.strip() or "Cancelled by the guest"
+            booking=booking, kind=Booking.CancelKind.GUEST, reason=reason.strip() or "Cancelled by the guest",
+            actor=actor,
         )
         audit_record(
             obj=booking,
@@ -415,13 +440,9 @@ def booking_expire_holds() -> int:
     re-checked under its row lock: a payment created meanwhile (which locks the booking
     first) keeps the hold. Costs the guest HOLD_ABANDONED credit. Returns how many expired.
     """
-    from mpesa.models import Payment
-
     now = timezone.now()
-    in_flight = Payment.objects.filter(booking=OuterRef("pk"), kind="PAYMENT", status__in=IN_FLIGHT_STATUSES)
     candidates = list(
-        Booking.objects.filter(status=Booking.Status.PENDING, hold_expires_at__lt=now, amount_paid=0)
-        .exclude(Exists(in_flight))
+        Booking.objects.filter(status=Booking.Status.PENDING, hold_expires_at__lt=now, amount_paid=0, amount_in_flight=0)
         .order_by("hold_expires_at")
         .values_list("pk", flat=True)
     )
@@ -435,8 +456,7 @@ def booking_expire_holds() -> int:
                 or booking.hold_expires_at is None
                 or booking.hold_expires_at >= now
                 or booking.amount_paid > 0
-                or _money_held(booking) > 0
-                or _payment_in_flight(booking)
+                or booking.amount_in_flight > 0
             ):
                 continue
             before = _snapshot(booking)
@@ -471,12 +491,6 @@ def booking_reactivate(*, booking: Booking) -> bool:
     PostgreSQL the exclusion constraint, checked in a savepoint; on SQLite the caller's
     IMMEDIATE transaction, which keeps other writers out between the check and the update.
     """
-    from listings.models import PropertyPage
-    from listings.selectors import (
-        active_bookings_overlapping,
-        blocked_periods_overlapping,
-    )
-
     if booking.status != Booking.Status.CANCELED:
         return True
     if not booking_is_revivable(booking):
@@ -512,14 +526,13 @@ def booking_reactivate(*, booking: Booking) -> bool:
         before=before,
         after=_snapshot(booking),
     )
-    booking_recompute_totals(booking=booking)
     return True
 
 
 def booking_revive_for_payment(*, booking: Booking, actor) -> None:
     """The guest pays again on a booking that a failed payment cancelled ("Try again"): put
     it back to PENDING with a new hold, so the new payment has dates to pay for. The API and
-    the site both come here through mpesa.services.payment_create.
+    the site both come here through booking_prepare_for_payment.
 
     Call inside the payment's transaction, holding the booking's row lock: if the payment is
     then refused (bad amount, busy phone) the transaction rolls back and the booking stays
@@ -556,10 +569,11 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def booking_recompute_totals(*, booking: Booking, actor=None) -> None:
-    """Derive amount_paid, balance_due and the status from the payment rows.
+def booking_money_changed(*, booking: Booking, money: BookingMoney, actor=None) -> None:
+    """Store what the booking's money now is, and the status that follows from it.
 
-    Call inside a transaction holding the booking's row lock, after a payment or refund
+    `money` is the payments app's sum of the booking's rows (reservations.status.booking_money);
+    call inside a transaction holding the booking's row lock, after a payment or refund
     changed. amount_paid = what successful payments credit (each at most what it asked
     for) - successful refunds; the status is reservations.status.booking_status_derive's:
     PROCESSING while a balance is left (also after a partial refund of a CONFIRMED
@@ -567,11 +581,13 @@ def booking_recompute_totals(*, booking: Booking, actor=None) -> None:
     disputed, CANCELED (kind staff, by `actor`) when refunds took back everything paid.
     Becoming CONFIRMED is where the guest's BOOKING_FULLY_PAID credit and the
     "booking_confirmed" notification happen (callers must not add them again).
-    CANCELED bookings are left alone (see booking_reactivate).
+    A CANCELED booking keeps its status (see booking_reactivate); its money still follows.
     """
     if booking.status == Booking.Status.CANCELED:
+        if (booking.amount_paid, booking.amount_in_flight) != (money.held, money.in_flight):
+            booking.amount_paid, booking.amount_in_flight = money.held, money.in_flight
+            booking.save(update_fields=["amount_paid", "amount_in_flight", "updated_at"])
         return
-    money = booking_money_read(booking)
     paid = money.held
     balance = max(booking.total_price - paid, 0)
     status = booking_status_derive(
@@ -581,6 +597,9 @@ def booking_recompute_totals(*, booking: Booking, actor=None) -> None:
         canceled=False,
         amount_disputed=money.disputed,
     )
+    if booking.amount_in_flight != money.in_flight:
+        booking.amount_in_flight = money.in_flight
+        booking.save(update_fields=["amount_in_flight", "updated_at"])
     if (paid, balance, status) == (booking.amount_paid, booking.balance_due, booking.status):
         return
     before = _snapshot(booking)
@@ -594,7 +613,10 @@ def booking_recompute_totals(*, booking: Booking, actor=None) -> None:
     if status == Booking.Status.CANCELED:
         booking.save(update_fields=fields)
         booking_mark_canceled(
-            booking=booking, kind=Booking.CancelKind.STAFF, reason="Cancelled by Nexus: every payment was refunded"
+            booking=booking,
+            kind=Booking.CancelKind.STAFF,
+            reason="Cancelled by Nexus: every payment was refunded",
+            actor=actor,
         )
     else:
         booking.status = status

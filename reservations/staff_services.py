@@ -8,7 +8,7 @@ from core.exceptions import ApplicationError
 from core.notifications import notify
 from core.services import audit_record
 from reservations.models import Booking
-from reservations.services import booking_flag_payments_for_refund, booking_mark_canceled
+from reservations.services import booking_mark_canceled
 
 logger = logging.getLogger(__name__)
 
@@ -17,13 +17,12 @@ def booking_staff_cancel(*, booking_id: int, actor, reason: str) -> Booking:
     """Cancel a booking on behalf of the business, even when it holds money.
 
     Unlike the guest's cancel, money does not block it: every successful payment
-    that is not refunded in full is marked needs_refund and flagged, so it shows
-    up for staff until the refund is recorded (mpesa.refunds.payment_record_refund).
+    that is not refunded in full is marked needs_refund and flagged (by the payments
+    app, answering the booking_canceled signal), so it shows up for staff until the
+    refund is recorded.
     A payment still in flight does block it: its callback could land after the
     cancel and restore the booking, so staff re-check that payment first.
     """
-    from mpesa.models import Payment
-
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("A reason for the cancellation is required.", "reason_required", 400)
@@ -34,15 +33,15 @@ def booking_staff_cancel(*, booking_id: int, actor, reason: str) -> Booking:
             raise ApplicationError("Booking not found.", "not_found", status=404) from None
         if booking.status == Booking.Status.CANCELED:
             raise ApplicationError("This booking is already cancelled.", "already_canceled")
-        payments = list(Payment.objects.select_for_update().filter(booking=booking).order_by("pk"))
-        if any(p.in_flight for p in payments):
+        if booking.amount_in_flight > 0:
             raise ApplicationError(
                 "A payment for this booking is still in progress. Re-check it with M-Pesa first.", "payment_in_flight"
             )
         before = {"status": booking.status, "amount_paid": booking.amount_paid}
         booking.hold_expires_at = None
-        booking_mark_canceled(booking=booking, kind=Booking.CancelKind.STAFF, reason=f"Cancelled by Nexus: {reason}")
-        to_refund = booking_flag_payments_for_refund(booking=booking, actor=actor, why="cancelled by staff")
+        to_refund = booking_mark_canceled(
+            booking=booking, kind=Booking.CancelKind.STAFF, reason=f"Cancelled by Nexus: {reason}", actor=actor
+        )
 
         audit_record(
             obj=booking,

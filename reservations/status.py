@@ -1,7 +1,8 @@
-"""A booking's money and status, derived from its payment rows: pure functions, no queries.
+"""A booking's money and status: pure functions, no queries.
 
-The services read the rows (reservations.services.booking_money_read) and store what these
-functions say; nothing else decides a booking's amount_paid or status.
+The payments app reads its rows into a BookingMoney (booking_money) and hands it to
+reservations.services.booking_money_changed, which stores what booking_status_derive says;
+nothing else decides a booking's amount_paid, balance or status.
 """
 
 from collections import defaultdict
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
 PENDING, PROCESSING, CONFIRMED, CANCELED = "PENDING", "PROCESSING", "CONFIRMED", "CANCELED"
+IN_FLIGHT = ("QUEUED", "PENDING")  # payment statuses: asked for, not settled
 
 
 class PaymentRow(NamedTuple):
@@ -32,6 +34,7 @@ class BookingMoney:
     credited: int = 0
     refunded: int = 0
     disputed: bool = False
+    in_flight: int = 0  # asked for by payments not settled yet
 
     @property
     def held(self) -> int:
@@ -62,7 +65,10 @@ def booking_money(rows: Iterable[PaymentRow]) -> BookingMoney:
         net += min(row.amount, max(received - refunded_of[row.pk], 0))
         if received != row.amount and row.flagged:
             disputed = True
-    return BookingMoney(credited=gross, refunded=gross - net + loose_refunds, disputed=disputed)
+    in_flight = sum(row.amount for row in rows if row.kind == "PAYMENT" and row.status in IN_FLIGHT)
+    return BookingMoney(
+        credited=gross, refunded=gross - net + loose_refunds, disputed=disputed, in_flight=in_flight
+    )
 
 
 def booking_status_derive(

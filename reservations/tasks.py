@@ -1,6 +1,6 @@
 """django-q2 entry points for bookings. Safe to run twice: the services re-check state under locks."""
 
-from reservations import invitations, services
+from reservations import deadlines, invitations, services
 
 
 def booking_expire_holds() -> int:
@@ -10,9 +10,7 @@ def booking_expire_holds() -> int:
 
 def booking_enforce_balance_deadlines() -> int:
     """Scheduled every 5 minutes (migration 0008): cancel partly paid bookings past their balance deadline."""
-    from reservations.deadlines import booking_enforce_balance_deadlines as enforce
-
-    return enforce()
+    return deadlines.booking_enforce_balance_deadlines()
 
 
 def booking_guest_invitations_send(guest_ids: list[int]) -> int:

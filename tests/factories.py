@@ -158,4 +158,34 @@ def make_payment(*, booking, status="SUCCESS", amount=None, kind="PAYMENT", **fi
             transaction_date=timezone.now(),
         )
     defaults.update(fields)
-    return Payment.objects.create(booking=booking, kind=kind, status=status, amount=amount, **defaults)
+    payment = Payment.objects.create(booking=booking, kind=kind, status=status, amount=amount, **defaults)
+    if kind == "PAYMENT" and status in ("QUEUED", "PENDING"):
+        # What the payments app reports when it starts a payment: the booking knows the
+        # money on its way (booking totals are otherwise left as the test set them).
+        from django.db.models import F
+
+        from reservations.models import Booking
+
+        Booking.objects.filter(pk=booking.pk).update(amount_in_flight=F("amount_in_flight") + amount)
+        booking.amount_in_flight += amount
+    return payment
+
+
+def start_payment(*, booking_id: int, user, phone_number: str, amount: int):
+    """mpesa.start.payment_start with the phone as a guest types it (the edges validate it)."""
+    from core.phones import to_msisdn
+    from mpesa.start import payment_start
+
+    return payment_start(booking_id=booking_id, user=user, msisdn=to_msisdn(phone_number), amount=amount)
+
+
+def recompute_booking_money(booking_id: int) -> None:
+    """What the payments app does after changing payment rows in a test: report the booking's
+    money to reservations under the booking's row lock."""
+    from django.db import transaction
+
+    from mpesa.selectors import booking_money_of
+    from reservations.services import booking_lock, booking_money_changed
+
+    with transaction.atomic():
+        booking_money_changed(booking=booking_lock(booking_id=booking_id), money=booking_money_of(booking_id=booking_id))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mpesa.models import Payment
-from mpesa.services import payment_create
+from tests.factories import start_payment
 from tests.factories import (
     DEFAULT_PASSWORD,
     StaffFactory,
@@ -53,7 +53,7 @@ def test_staff_filters_payments_and_rechecks_one_with_mpesa(live_server, simulat
     settled = make_payment(booking=make_booking(property=stay, nights=2, check_in=None, reference="NXPAID22"))
     stuck_booking = make_booking(property=stay, nights=3, reference="NXSTUCK3", check_in=settled.booking.check_out)
     simulator.directive("254712345678", callback_mode="never")
-    stuck = payment_create(
+    stuck = start_payment(
         booking_id=stuck_booking.pk, user=stuck_booking.primary_guest, phone_number="0712345678", amount=13500
     )
     stuck.refresh_from_db()

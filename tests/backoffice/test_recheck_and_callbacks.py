@@ -9,7 +9,7 @@ from django_q.models import Task
 
 from core.models import AuditEntry
 from mpesa.models import Payment
-from mpesa.services import payment_create
+from tests.factories import start_payment
 from tests.factories import StaffFactory, make_booking, make_property
 from tests.processes import wait_until
 
@@ -21,7 +21,7 @@ def stuck_paid_payment(simulator, *, amount: int) -> Payment:
     """A payment the customer approved whose callback Daraja never sent: PENDING on our side."""
     booking = make_booking(property=make_property(price_per_night=5000), nights=2)
     simulator.directive(MSISDN, callback_mode="never")
-    payment = payment_create(booking_id=booking.pk, user=booking.primary_guest, phone_number=PHONE, amount=amount)
+    payment = start_payment(booking_id=booking.pk, user=booking.primary_guest, phone_number=PHONE, amount=amount)
     payment.refresh_from_db()
     assert payment.status == "PENDING" and payment.checkout_request_id
     simulator.respond(payment.checkout_request_id, "pay")
@@ -64,7 +64,7 @@ def test_staff_recheck_settles_a_pending_payment_through_the_simulator(client, s
 @pytest.mark.django_db(transaction=True)
 def test_recheck_of_a_payment_still_waiting_on_the_phone_reports_it_pending(client, simulator):
     booking = make_booking(property=make_property(price_per_night=3000), nights=1)
-    payment = payment_create(booking_id=booking.pk, user=booking.primary_guest, phone_number=PHONE, amount=3000)
+    payment = start_payment(booking_id=booking.pk, user=booking.primary_guest, phone_number=PHONE, amount=3000)
     client.force_login(StaffFactory())
     response = client.post(reverse("wagtailsnippets_mpesa_payment:recheck", args=[payment.pk]))
     [message] = [str(m).strip() for m in get_messages(response.wsgi_request)]
@@ -77,7 +77,7 @@ def test_recheck_of_a_payment_still_waiting_on_the_phone_reports_it_pending(clie
 def test_callback_sent_twice_sends_each_email_once(simulator):
     booking = make_booking(property=make_property(price_per_night=2500), nights=2)
     simulator.directive(MSISDN, callback_mode="twice")
-    payment = payment_create(booking_id=booking.pk, user=booking.primary_guest, phone_number=PHONE, amount=5000)
+    payment = start_payment(booking_id=booking.pk, user=booking.primary_guest, phone_number=PHONE, amount=5000)
     payment.refresh_from_db()
     simulator.respond(payment.checkout_request_id, "pay")
     wait_until(

@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from core.models import AuditEntry
-from mpesa.models import Payment
+from mpesa.models import CallbackRecord, Payment
 from reservations.models import Booking
 from tests.factories import future_date, make_booking, make_payment, make_property
 
@@ -201,13 +201,17 @@ def pending_payment(db):
 
 
 def state() -> tuple:
-    """Everything a callback may change: payments, bookings, and the audit trail."""
+    """Everything a callback may change: payments, bookings, their audit trail, and what the
+    ledger holds about our payments. A well-formed callback for a CheckoutRequestID we never
+    issued is stored in the ledger (unmatched, for staff) by design, and changes none of these."""
     payments = tuple(Payment.objects.order_by("pk").values_list(
         "pk", "status", "received_amount", "mpesa_receipt_number", "result_code", "flagged", "needs_refund",
         "raw_callback",
     ))
     bookings = tuple(Booking.objects.order_by("pk").values_list("pk", "status", "amount_paid", "balance_due"))
-    return payments, bookings, AuditEntry.objects.count()
+    ours = Payment.objects.exclude(checkout_request_id=None).values("checkout_request_id")
+    ledger = CallbackRecord.objects.filter(checkout_request_id__in=ours).count()
+    return payments, bookings, AuditEntry.objects.exclude(action__startswith="callback.").count(), ledger
 
 
 def post(client: Client, path: str, payload) -> int:

@@ -9,7 +9,7 @@ from django.db import connection
 from core.exceptions import ApplicationError
 from core.models import AuditEntry
 from mpesa.models import Payment
-from mpesa.services import payment_create
+from tests.factories import start_payment
 from reservations.models import BookingGuest
 from tests.factories import UserFactory, make_booking, make_payment, make_property
 from tests.mpesa.conftest import CALLBACK_TOKEN
@@ -50,7 +50,7 @@ def test_two_guests_racing_for_the_last_balance_never_ask_for_more_than_is_due(s
     results = _run_together(
         [
             (
-                lambda user=user, phone=phone: payment_create(
+                lambda user=user, phone=phone: start_payment(
                     booking_id=booking.pk, user=user, phone_number=phone, amount=6000
                 )
             )
@@ -73,7 +73,7 @@ def test_split_payments_racing_never_exceed_the_balance(simulator):
     results = _run_together(
         [
             (
-                lambda n=n, amount=amount: payment_create(
+                lambda n=n, amount=amount: start_payment(
                     booking_id=booking.pk, user=booking.primary_guest, phone_number=f"07120001{n:02d}", amount=amount
                 )
             )
@@ -125,11 +125,11 @@ def test_identical_callbacks_posted_concurrently_credit_once(simulator, live_ser
 @pytest.mark.django_db(transaction=True)
 def test_a_callback_racing_a_reconciliation_query_credits_once(simulator, settings):
     settings.MPESA_QUERY_FIRST_AFTER_SECONDS = 0
-    from mpesa.services import payment_query_and_settle
+    from mpesa.reconcile import payment_query_and_settle
 
     booking = make_booking(property=make_property(price_per_night=5000), nights=2)
     simulator.directive("254712345678", callback_mode="never")
-    payment = payment_create(booking_id=booking.pk, user=booking.primary_guest, phone_number="0712345678", amount=4000)
+    payment = start_payment(booking_id=booking.pk, user=booking.primary_guest, phone_number="0712345678", amount=4000)
     payment.refresh_from_db()
     simulator.respond(payment.checkout_request_id, "pay")
     prompt = simulator.prompt(payment.checkout_request_id)

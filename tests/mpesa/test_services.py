@@ -1,5 +1,5 @@
-"""Payment services end to end: payment_create -> STK push task -> the simulator over HTTP ->
-the customer answers -> the callback over HTTP -> payment_apply_callback; and reconciliation.
+"""Payment services end to end: payment_start -> STK push task -> the simulator over HTTP ->
+the customer answers -> the callback over HTTP -> the ledger -> the one applier; and reconciliation.
 
 Every money path has its "twice", "late", "lost" and "forged" case here.
 """
@@ -14,15 +14,14 @@ from django.utils import timezone
 from accounts.models import User
 from core.models import AuditEntry
 from mpesa.models import Payment
-from mpesa.services import (
-    payment_apply_callback,
-    payment_create,
-    payment_reconcile_pending,
-)
+from mpesa.callbacks import parse_stk_callback
+from mpesa.models import CallbackRecord
+from mpesa.reconcile import payment_reconcile_pending
+from mpesa.settle import callback_apply, callback_store
 from mpesa.simulator.models import SimulatedStkPush
 from reservations.models import Booking
 from reservations.services import booking_expire_holds
-from tests.factories import make_booking, make_payment, make_property
+from tests.factories import make_booking, make_payment, make_property, start_payment
 from tests.mpesa.conftest import CALLBACK_TOKEN, wait_for_status
 from tests.processes import wait_until
 
@@ -36,7 +35,7 @@ def _booking(price=5000, nights=2, **fields) -> Booking:
 
 def _pay(booking, amount, phone=PHONE, user=None) -> Payment:
     """Ask to pay; in these tests the STK push task runs when the request commits."""
-    payment = payment_create(
+    payment = start_payment(
         booking_id=booking.pk, user=user or booking.primary_guest, phone_number=phone, amount=amount
     )
     payment.refresh_from_db()
@@ -295,20 +294,32 @@ def test_late_success_when_the_dates_were_rebooked_is_kept_and_flagged_for_refun
 
 @pytest.mark.django_db(transaction=True)
 def test_push_refused_by_daraja_fails_the_payment_with_its_reason_and_keeps_the_booking(simulator):
-    for n, push_response in enumerate(["error_500", "error_400", "html", "empty"]):
+    booking = _booking()
+    before = _credit(booking.primary_guest)
+    simulator.directive(MSISDN, push_response="error_400")
+    payment = _pay(booking, 4000)
+    assert payment.status == "FAILED" and payment.checkout_request_id is None
+    assert payment.failure_reason.startswith("M-Pesa refused the request")
+    booking.refresh_from_db()
+    assert booking.status == "PENDING" and booking.amount_in_flight == 0
+    assert _credit(booking.primary_guest) == before
+    assert _actions(payment) == ["payment.created", "payment.rejected"]
+    retry = _pay(booking, 4000)  # the guest can try again at once
+    assert retry.status == "PENDING"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_without_a_definite_answer_stays_in_flight_without_a_checkout_request_id(simulator):
+    for n, push_response in enumerate(["error_500", "html", "empty"]):
         phone = f"07120000{n:02d}"
         booking = _booking()
-        before = _credit(booking.primary_guest)
         simulator.directive(phone, push_response=push_response)
         payment = _pay(booking, 4000, phone=phone)
-        assert payment.status == "FAILED" and payment.checkout_request_id is None, push_response
-        assert payment.failure_reason.startswith("M-Pesa refused the request")
+        assert (payment.status, payment.checkout_request_id) == ("PENDING", None), push_response
+        assert _actions(payment) == ["payment.created", "payment.send_unanswered"]
         booking.refresh_from_db()
-        assert booking.status == "PENDING"
-        assert _credit(booking.primary_guest) == before
-        assert _actions(payment) == ["payment.created", "payment.rejected"]
-        retry = _pay(booking, 4000, phone=phone)  # the guest can try again at once
-        assert retry.status == "PENDING"
+        # The prompt may be on the phone: the money counts as on its way until settled.
+        assert (booking.status, booking.amount_in_flight) == ("PENDING", 4000)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -431,7 +442,7 @@ def test_callback_for_an_unknown_checkout_request_id_is_accepted_and_changes_not
 @pytest.mark.django_db(transaction=True)
 def test_a_success_is_never_matched_to_a_push_that_daraja_refused(simulator, live_server):
     booking = _booking()
-    simulator.directive(MSISDN, push_response="error_500")
+    simulator.directive(MSISDN, push_response="error_400")
     refused = _pay(booking, 4000)
     assert refused.status == "FAILED"
     response = _post_callback(live_server.url, _success_body("ws_CO_forged_for_a_refused_push"))
@@ -503,5 +514,8 @@ def test_a_failure_after_a_success_is_ignored(simulator, live_server):
 
 
 @pytest.mark.django_db
-def test_service_returns_none_for_an_unknown_checkout_request_id():
-    assert payment_apply_callback(body=_success_body("ws_CO_unknown", phone=254700000001)) is None
+def test_a_success_for_an_unknown_checkout_request_id_is_kept_as_unmatched():
+    body = _success_body("ws_CO_unknown", phone=254700000001)
+    record_id, created = callback_store(raw_body="{}", parsed=parse_stk_callback(body))
+    record = callback_apply(record_id=record_id)
+    assert created and record.state == CallbackRecord.State.UNMATCHED and record.payment_id is None

@@ -3,7 +3,7 @@
 import pytest
 from django_q.models import Schedule
 
-from mpesa.models import Payment
+from mpesa.models import CallbackRecord, Payment
 from mpesa.simulator.models import SimulatedStkPush
 from mpesa.tasks import payment_reconcile_pending, payment_send_stk_push
 from tests.factories import make_booking, make_payment
@@ -49,21 +49,21 @@ def test_a_real_qcluster_worker_sends_the_push_and_the_callback_settles_it(
     simulator, live_server, monkeypatch, tmp_path
 ):
     """The production path: commit -> ORM broker -> a separate worker process -> Daraja (the
-    simulator) -> the customer pays -> the callback over HTTP."""
+    simulator) -> the customer pays -> the callback over HTTP -> the ledger -> the worker applies it."""
     from django.core.management import call_command
     from django.db import transaction
     from django.test import override_settings
     from django_q.conf import Conf
     from django_q.models import OrmQ
 
-    from mpesa.services import payment_create
+    from tests.factories import start_payment
     from tests.mpesa.conftest import wait_for_status
     from tests.processes import database_env, start_manage, stop
 
     monkeypatch.setattr(Conf, "SYNC", False)
     booking = make_booking()
     with transaction.atomic():
-        payment = payment_create(
+        payment = start_payment(
             booking_id=booking.pk, user=booking.primary_guest, phone_number="0712345678", amount=2000
         )
         assert OrmQ.objects.count() == 0  # enqueued only once the payment is committed
@@ -79,10 +79,12 @@ def test_a_real_qcluster_worker_sends_the_push_and_the_callback_settles_it(
     worker = start_manage("qcluster", env=env, log_path=tmp_path / "qcluster.log")
     try:
         payment = wait_for_status(payment.pk, "PENDING", timeout=60)
+        assert payment.checkout_request_id
+        simulator.respond(payment.checkout_request_id, "pay")
+        # The callback request only stores it in the ledger; the worker applies it.
+        wait_for_status(payment.pk, "SUCCESS")
     finally:
         stop(worker)
-    assert payment.checkout_request_id
-    simulator.respond(payment.checkout_request_id, "pay")
-    wait_for_status(payment.pk, "SUCCESS")
+    assert CallbackRecord.objects.get(checkout_request_id=payment.checkout_request_id).state == "APPLIED"
     booking.refresh_from_db()
     assert booking.amount_paid == 2000

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from mpesa.refunds import payment_record_refund, payment_resolve_flag
 from reservations.models import Booking
 from reservations.status import booking_status_derive
-from tests.factories import StaffFactory, make_booking, make_payment, make_property
+from tests.factories import StaffFactory, make_booking, make_payment, make_property, recompute_booking_money
 
 TOTAL = 10_000
 PAID = {"none": 0, "part": 4_000, "all": TOTAL}
@@ -117,12 +117,7 @@ def test_resolving_an_amount_flag_lets_the_booking_confirm(site_tree):
         booking=booking, status="SUCCESS", amount=TOTAL, received_amount=250_000, flagged=True,
         flag_reason="KES 250,000 paid but KES 10,000 was asked",
     )
-    from django.db import transaction
-
-    from reservations.services import booking_recompute_totals
-
-    with transaction.atomic():
-        booking_recompute_totals(booking=Booking.objects.select_for_update().get(pk=booking.pk))
+    recompute_booking_money(booking.pk)
     booking.refresh_from_db()
     assert (booking.status, booking.amount_paid, booking.balance_due) == ("PROCESSING", TOTAL, 0)
     payment_resolve_flag(payment_id=payment.pk, actor=StaffFactory(), note="Checked the statement: surplus refunded")

@@ -43,7 +43,7 @@ def _site_pay(user, booking, amount=2000):
     client = Client()
     client.force_login(user)
     return client.post(
-        reverse("reservations:booking_pay", args=[booking.pk]),
+        reverse("payments:booking_pay", args=[booking.pk]),
         {"phone_number": PHONE, "amount": str(amount)},
         HTTP_ACCEPT="application/json",
     )
@@ -68,17 +68,14 @@ def _staff_cancelled():
 
 def _payment_failed_cancelled(prop=None):
     """Cancelled by the payment service itself, the way a failure callback does it."""
-    from mpesa.services import _apply_failure
+    from mpesa.settle import Outcome, payment_settle
 
     booking, _ = _booking_with_a_failed_payment(prop)
     pending = make_payment(booking=booking, status="PENDING", amount=2000, phone_number="254700000077")
-    from django.db import transaction
-
-    with transaction.atomic():
-        locked = Booking.objects.select_for_update().get(pk=booking.pk)
-        payment = Payment.objects.select_for_update().get(pk=pending.pk)
-        _apply_failure(booking=locked, payment=payment, result_code="1032", result_desc="Request cancelled by user",
-                       raw={}, source="callback")
+    payment_settle(
+        payment_id=pending.pk,
+        outcome=Outcome(paid=False, source="callback", result_code="1032", result_desc="Request cancelled by user"),
+    )
     booking.refresh_from_db()
     assert booking.status == "CANCELED" and booking.cancel_kind == "payment_failed"
     return booking

@@ -18,11 +18,12 @@ from reservations.services import (
     booking_create,
     booking_expire_holds,
     booking_guest_add,
+    booking_late_payment_received,
     booking_reactivate,
-    booking_recompute_totals,
     booking_reference_new,
 )
-from tests.factories import UserFactory, future_date, make_booking, make_property
+from mpesa.selectors import booking_money_of
+from tests.factories import UserFactory, future_date, make_booking, make_property, recompute_booking_money
 
 pytestmark = pytest.mark.django_db
 
@@ -207,12 +208,15 @@ def test_overlap_refused_by_the_database_even_without_the_python_check(monkeypat
     property = make_property()
     _create(UserFactory(), property, starts_in=10, nights=3)
     if connection.vendor == "postgresql":
-        from listings import selectors
+        import dataclasses
 
-        real = selectors.active_bookings_overlapping
+        from reservations import services
+
+        real = services.property_booking_terms
         monkeypatch.setattr(
-            "listings.selectors.active_bookings_overlapping",
-            lambda **kw: real(**kw).none(),
+            services,
+            "property_booking_terms",
+            lambda **kw: dataclasses.replace(real(**kw), nights_taken=False),
         )
     with pytest.raises(ApplicationError) as raised:
         _create(UserFactory(), property, starts_in=11, nights=1)
@@ -264,11 +268,12 @@ def test_cancel_twice_changes_nothing_the_second_time():
 def test_cancel_refused_while_money_is_held_or_in_flight(status):
     booking = make_booking()
     _payment(booking, status=status)
+    recompute_booking_money(booking.pk)  # the payments app reports money held or on its way
     with pytest.raises(ApplicationError) as raised:
         booking_cancel(booking_id=booking.pk, actor=booking.primary_guest)
     assert (raised.value.code, raised.value.status) == ("has_payments", 409)
     booking.refresh_from_db()
-    assert booking.status == "PENDING"
+    assert booking.status == ("PROCESSING" if status == "SUCCESS" else "PENDING")
 
 
 def test_cancel_allowed_after_failed_payments_and_full_refunds():
@@ -304,16 +309,18 @@ def test_expired_unpaid_holds_are_canceled_and_cost_credit(django_capture_on_com
 def test_hold_is_kept_while_a_payment_is_in_flight(status):
     booking = make_booking(hold_expires_at=timezone.now() - dt.timedelta(minutes=1))
     _payment(booking, status=status)
+    recompute_booking_money(booking.pk)  # the payments app reports the money on its way
     assert booking_expire_holds() == 0
     booking.refresh_from_db()
     assert booking.status == "PENDING"
 
 
-def test_hold_is_kept_when_money_arrived_even_before_the_totals_were_updated():
+def test_hold_is_kept_once_money_is_held():
     booking = make_booking(hold_expires_at=timezone.now() - dt.timedelta(minutes=1))
     _payment(booking, status="SUCCESS", amount=500)
+    recompute_booking_money(booking.pk)
     assert booking_expire_holds() == 0
-    assert Booking.objects.get(pk=booking.pk).status == "PENDING"
+    assert Booking.objects.get(pk=booking.pk).status == "PROCESSING"
 
 
 def test_only_pending_bookings_expire():
@@ -348,24 +355,20 @@ def test_partial_payment_makes_processing_and_full_payment_confirms(django_captu
     guest = UserFactory(credit_score=50)
     booking = make_booking(guest=guest, nights=2)  # 2 x 5000
     _payment(booking, amount=3000)
-    with transaction.atomic():
-        locked = Booking.objects.select_for_update().get(pk=booking.pk)
-        booking_recompute_totals(booking=locked)
-    locked.refresh_from_db()
+    recompute_booking_money(booking.pk)
+    locked = Booking.objects.get(pk=booking.pk)
     assert (locked.status, locked.amount_paid, locked.balance_due) == ("PROCESSING", 3000, 7000)
 
     _payment(booking, amount=7000)
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        locked = Booking.objects.select_for_update().get(pk=booking.pk)
-        booking_recompute_totals(booking=locked)
+    with django_capture_on_commit_callbacks(execute=True):
+        recompute_booking_money(booking.pk)
     locked.refresh_from_db()
     assert (locked.status, locked.amount_paid, locked.balance_due) == ("CONFIRMED", 10000, 0)
     guest.refresh_from_db()
     assert guest.credit_score == 55
     assert len(mail.outbox) == 1 and "confirm" in mail.outbox[0].subject.lower()
 
-    with transaction.atomic():  # nothing changed: no second credit, no new audit entry
-        booking_recompute_totals(booking=Booking.objects.select_for_update().get(pk=booking.pk))
+    recompute_booking_money(booking.pk)  # nothing changed: no second credit, no new audit entry
     guest.refresh_from_db()
     assert guest.credit_score == 55
     assert _audit_actions(booking).count("booking.totals_recomputed") == 2
@@ -376,27 +379,27 @@ def test_recompute_uses_received_amounts_and_subtracts_refunds():
     paid = _payment(booking, amount=6000, received=6000)
     _payment(booking, amount=999, status="FAILED")
     _payment(booking, kind="REFUND", amount=1000, refund_of=paid)
-    with transaction.atomic():
-        booking_recompute_totals(booking=Booking.objects.select_for_update().get(pk=booking.pk))
+    recompute_booking_money(booking.pk)
     booking.refresh_from_db()
     assert (booking.amount_paid, booking.balance_due, booking.status) == (5000, 5000, "PROCESSING")
 
 
-def test_recompute_leaves_canceled_bookings_alone():
+def test_money_on_a_canceled_booking_keeps_it_canceled_and_shows_what_it_holds():
     booking = make_booking(status="CANCELED")
     _payment(booking, amount=10000)
-    with transaction.atomic():
-        booking_recompute_totals(booking=Booking.objects.select_for_update().get(pk=booking.pk))
+    recompute_booking_money(booking.pk)
     booking.refresh_from_db()
-    assert (booking.status, booking.amount_paid) == ("CANCELED", 0)
+    # Still cancelled; the money it holds is on it until it is refunded.
+    assert (booking.status, booking.amount_paid) == ("CANCELED", 10000)
 
 
-def test_reactivate_restores_a_canceled_booking_whose_dates_are_free():
+def test_a_late_payment_restores_a_canceled_booking_whose_dates_are_free():
     booking = make_booking(status="CANCELED", nights=2, cancel_kind="payment_failed")
     _payment(booking, amount=10000)
     with transaction.atomic():
         locked = Booking.objects.select_for_update().get(pk=booking.pk)
-        assert booking_reactivate(booking=locked) is True
+        money = booking_money_of(booking_id=booking.pk)
+        assert booking_late_payment_received(booking=locked, money=money) is True
     booking.refresh_from_db()
     assert (booking.status, booking.amount_paid, booking.balance_due) == ("CONFIRMED", 10000, 0)
     assert booking.canceled_at is None
@@ -433,10 +436,10 @@ def test_reactivate_loses_to_the_exclusion_constraint_without_the_python_check(m
     )
     make_booking(property=property, check_in=future_date(11), nights=1)
     if connection.vendor == "postgresql":
-        from listings import selectors
+        from reservations import services
 
-        real = selectors.active_bookings_overlapping
-        monkeypatch.setattr("listings.selectors.active_bookings_overlapping", lambda **kw: real(**kw).none())
+        real = services.active_bookings_overlapping
+        monkeypatch.setattr(services, "active_bookings_overlapping", lambda **kw: real(**kw).none())
     with transaction.atomic():
         locked = Booking.objects.select_for_update().get(pk=canceled.pk)
         assert booking_reactivate(booking=locked) is False

@@ -9,7 +9,9 @@ processes. Some clients pay in two parts, some cancel the prompt.
 
 At the end the database must hold: no two overlapping active bookings; for every booking,
 amount_paid = the sum of its successful payments and balance_due = total - amount_paid;
-each receipt once, each success applied (audited) once; and no 5xx anywhere.
+each receipt once, each success applied (audited) once; and no 5xx anywhere. The callback
+ledger holds one row per distinct callback (push, result, receipt), and its deliveries add
+up to every callback sent, by the simulator and by the clients.
 """
 
 import datetime as dt
@@ -25,7 +27,7 @@ from django.db.models import Count, Q, Sum
 from rest_framework.authtoken.models import Token
 
 from core.models import AuditEntry
-from mpesa.models import Payment
+from mpesa.models import CallbackRecord, Payment
 from mpesa.simulator.models import SimulatedStkPush
 from reservations.models import ACTIVE_STATUSES, Booking
 from tests.factories import UserFactory, future_date, make_property
@@ -151,6 +153,8 @@ class Client:
             self.stats.add("duplicate_callback_posted")
             if response.status_code != 200:
                 self.stats.add("duplicate_callback_not_200", f"{response.status_code} {response.text[:160]}")
+            else:
+                self.stats.posted(body)
 
     def poll(self, payment_id: int, done, timeout: float = 40):
         stop = time.monotonic() + timeout
@@ -189,12 +193,20 @@ class Stats:
         self.statuses: Counter = Counter()
         self.server_errors: list[str] = []
         self.examples: dict[str, list[str]] = {}
+        self.callback_keys: set[str] = set()  # the ledger's dedupe keys of the callbacks clients posted
 
     def add(self, key: str, example=None) -> None:
         with self.lock:
             self.counts[key] += 1
             if example is not None and len(self.examples.setdefault(key, [])) < 3:
                 self.examples[key].append(str(example))
+
+    def posted(self, body: dict) -> None:
+        callback = body["Body"]["stkCallback"]
+        items = {item["Name"]: item.get("Value") for item in callback.get("CallbackMetadata", {}).get("Item", [])}
+        key = f"STK:{callback['CheckoutRequestID']}:{callback['ResultCode']}:{items.get('MpesaReceiptNumber') or ''}"
+        with self.lock:
+            self.callback_keys.add(key)
 
     def status(self, method: str, path: str, response) -> None:
         with self.lock:
@@ -252,6 +264,12 @@ def test_two_servers_and_two_workers_never_double_book_or_double_credit(tmp_path
             ).exists(),
             timeout=30, message="answered prompts to be settled",
         )
+        # ...and every callback the simulator owes to be delivered and applied.
+        wait_for(
+            lambda: not SimulatedStkPush.objects.exclude(state="pending").filter(callbacks_sent=0).exists()
+            and not CallbackRecord.objects.filter(state=CallbackRecord.State.NEW).exists(),
+            timeout=30, message="every answered prompt's callback to be delivered and applied",
+        )
         elapsed = time.monotonic() - started
     finally:
         cluster.stop()
@@ -261,6 +279,22 @@ def test_two_servers_and_two_workers_never_double_book_or_double_credit(tmp_path
     payments = dict(Payment.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     prompts = dict(SimulatedStkPush.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     callbacks_sent = SimulatedStkPush.objects.aggregate(n=Sum("callbacks_sent"))["n"] or 0
+    ledger_rows = CallbackRecord.objects.count()
+    ledger_deliveries = CallbackRecord.objects.aggregate(n=Sum("deliveries"))["n"] or 0
+    ledger_states = dict(CallbackRecord.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    delivered_by_simulator = {
+        f"STK:{checkout}:{code}:{receipt or ''}"
+        for checkout, code, receipt in SimulatedStkPush.objects.filter(callbacks_sent__gt=0).values_list(
+            "checkout_request_id", "result_code", "receipt_number"
+        )
+    }
+    distinct_callbacks = delivered_by_simulator | stats.callback_keys
+    callbacks_posted = callbacks_sent + stats.counts["duplicate_callback_posted"]
+    undelivered = list(
+        SimulatedStkPush.objects.filter(callbacks_sent__gt=0)
+        .exclude(last_callback_status="HTTP 200")
+        .values_list("checkout_request_id", "last_callback_status")[:10]
+    )
     with connection.cursor() as cursor:
         cursor.execute(OVERLAPS_SQL, {"active": ACTIVE_STATUSES})
         overlaps = cursor.fetchall()
@@ -282,7 +316,10 @@ def test_two_servers_and_two_workers_never_double_book_or_double_credit(tmp_path
         f"overlapping active bookings: {len(overlaps)}\n"
         f"  successful payments: {len(receipts)}, distinct receipts: {len(set(receipts))}, "
         f"'payment.succeeded' audit entries: {sum(applied.values())}, duplicate callbacks posted by clients: "
-        f"{stats.counts['duplicate_callback_posted']}"
+        f"{stats.counts['duplicate_callback_posted']}\n"
+        f"  callback ledger: {ledger_rows} rows {ledger_states} for {len(distinct_callbacks)} distinct callbacks; "
+        f"{ledger_deliveries} deliveries for {callbacks_posted} callbacks sent "
+        f"({callbacks_sent} by the simulator, {stats.counts['duplicate_callback_posted']} by clients)"
     )
     for key, examples in stats.examples.items():
         report += f"\n  e.g. {key}: {examples}"
@@ -317,6 +354,14 @@ def test_two_servers_and_two_workers_never_double_book_or_double_credit(tmp_path
     assert sorted(receipts) == sorted(paid_prompts.values_list("receipt_number", flat=True))
     assert sorted(applied) == sorted(str(pk) for pk in succeeded.values_list("pk", flat=True))
     assert set(applied.values()) == {1}, "a payment's success was applied more than once"
+    # The ledger: every callback sent was stored (one row per distinct callback, each
+    # delivery counted) and applied to its payment; nothing was left unmatched.
+    assert stats.counts["duplicate_callback_not_200"] == 0, stats.examples.get("duplicate_callback_not_200")
+    assert undelivered == [], f"simulator callbacks not answered 200: {undelivered}"
+    assert ledger_deliveries == callbacks_posted, (ledger_deliveries, callbacks_posted)
+    assert ledger_rows == len(distinct_callbacks), (ledger_rows, len(distinct_callbacks))
+    assert set(CallbackRecord.objects.values_list("dedupe_key", flat=True)) == distinct_callbacks
+    assert set(ledger_states) == {"APPLIED"}, ledger_states
     assert not Payment.objects.filter(flagged=True).exists(), list(
         Payment.objects.filter(flagged=True).values_list("pk", "flag_reason")
     )
