@@ -8,9 +8,14 @@ class AccountsConfig(AppConfig):
     default = True
 
     def ready(self):
+        # Imported here, not at the top: an app's models load after its AppConfig.
         from django.db.models.signals import post_migrate
 
+        from accounts.demo import DEMO_STEP
+        from core.demo import demo_step_register
+
         post_migrate.connect(_ensure_groups, sender=self)
+        demo_step_register(DEMO_STEP)
 
 
 class NexusUsersAppConfig(WagtailUsersAppConfig):
@@ -20,6 +25,7 @@ class NexusUsersAppConfig(WagtailUsersAppConfig):
 
 
 def _ensure_groups(**kwargs):
+    # Imported when the signal fires: apps.py loads before the models do.
     from accounts.models import User
     from accounts.owner_media import owner_collection_ensure
     from accounts.roles import ensure_role_groups

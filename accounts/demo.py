@@ -5,6 +5,7 @@ Production settings never run this (seed_demo refuses unless DEBUG or --force).
 
 from accounts.models import User
 from accounts.roles import user_sync_role_groups
+from core.demo import DemoOrder, DemoStep
 
 DEMO_PASSWORD = "nexus-demo-2026"
 
@@ -29,3 +30,16 @@ def seed_users() -> dict[str, User]:
         user_sync_role_groups(user)
         users[spec["email"]] = user
     return users
+
+
+def demo_logins() -> str:
+    """Printed by seed_demo after its summary."""
+    lines = ["Demo logins (password for all: %s):" % DEMO_PASSWORD]
+    lines += [f"  {spec['role']:<6} {spec['email']}" for spec in DEMO_USERS]
+    return "\n".join(lines)
+
+
+# Registered in AccountsConfig.ready(); later steps take the users as users=.
+DEMO_STEP = DemoStep(
+    order=DemoOrder.USERS, provides="users", seed=seed_users, counted_as="users", afterword=demo_logins
+)

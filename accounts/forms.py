@@ -6,7 +6,7 @@ from wagtail.admin.forms.auth import LoginForm as WagtailLoginForm
 from wagtail.users.forms import UserCreationForm, UserEditForm
 
 from accounts.models import User
-from accounts.services import role_change_refusal, user_set_role
+from accounts.services import role_change_refusal, user_set_role, validate_kenyan_phone
 from accounts.validators import validate_id_photo
 from core.throttling import check_sign_in_allowed
 
@@ -108,8 +108,6 @@ class SignUpForm(forms.ModelForm):
         return email
 
     def clean_phone_number(self):
-        from accounts.services import validate_kenyan_phone
-
         return validate_kenyan_phone(self.cleaned_data["phone_number"])
 
     def clean_id_photo(self):

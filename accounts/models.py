@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from accounts.roles import user_sync_role_groups
 from accounts.storage import id_photo_upload_to, private_storage
 
 CREDIT_SCORE_START = 50
@@ -36,8 +37,6 @@ class UserManager(BaseUserManager):
         # createsuperuser, seed scripts and the shell create users here: their groups
         # follow the role from the start (accounts.services.user_set_role for changes).
         if user.role != User.Role.GUEST:
-            from accounts.roles import user_sync_role_groups
-
             user_sync_role_groups(user)
         return user
 

@@ -13,6 +13,7 @@ through the group's rights, so renaming the owner (or the collection) breaks not
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from wagtail.models import Collection, GroupCollectionPermission
 
 MEDIA_PERMISSIONS = [
     ("wagtailimages", codename) for codename in ("add_image", "change_image", "choose_image", "delete_image")
@@ -35,8 +36,6 @@ def owner_collection_ensure(user):
     being an owner leaves the group (their files stay in the collection, for staff to see).
     Returns the owner's collection, or None for a user who is not an owner.
     """
-    from wagtail.models import Collection, GroupCollectionPermission
-
     if user.role != "owner":
         user.groups.remove(*Group.objects.filter(name=owner_media_group_name(user)))
         return None

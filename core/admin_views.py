@@ -1,17 +1,23 @@
-"""Wagtail snippet views whose every way to an object goes through the permission policy.
+"""Back-office building blocks the apps use for their owner-scoped rows (bookings, payments).
 
-A snippet viewset has more doors than its listing: the inspect page, the chooser
+Wagtail snippet views whose every way to an object goes through the permission policy:
+a snippet viewset has more doors than its listing: the inspect page, the chooser
 modal (list, search, "chosen" JSON), bulk actions. Each one here asks the
 model's OwnerScopedPermissionPolicy (core/permissions.py) for the objects the
 user may see, so an owner typing another owner's id into any of these URLs gets
 a 404, not the data.
+
+Also the base of the home page panels and of the bulk action that closes Wagtail's bulk
+delete; each app registers its own (reservations/wagtail_hooks.py, mpesa/wagtail_hooks.py).
 """
 
 from django.contrib.admin.utils import unquote
 from django.http import Http404
-from django.utils.functional import cached_property, classproperty
+from django.utils.functional import cached_property
+from wagtail.admin.ui.components import Component
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn
 from wagtail.admin.views.bulk_action import BulkAction
+from wagtail.permissions import policy_registry
 from wagtail.snippets.views import chooser as snippet_chooser
 from wagtail.snippets.views import snippets as snippet_views
 
@@ -44,16 +50,12 @@ class ScopedChooseResultsView(_ScopedChooserObjectsMixin, snippet_chooser.Choose
 
 class ScopedChosenView(snippet_chooser.SnippetChosenView):
     def get_object(self, pk):
-        from wagtail.permissions import policy_registry
-
         policy = policy_registry.get_by_type(self.model_class)
         return policy.get_instance_for_user_or_404(self.request.user, "view", pk)
 
 
 class ScopedChosenMultipleView(snippet_chooser.SnippetChosenMultipleView):
     def get_objects(self, pks):
-        from wagtail.permissions import policy_registry
-
         policy = policy_registry.get_by_type(self.model_class)
         return policy.instances_user_has_permission_for(self.request.user, "view").filter(pk__in=pks)
 
@@ -96,21 +98,28 @@ class ScopedSnippetViewSet(snippet_views.SnippetViewSet):
 class NoBulkActions(BulkAction):
     """Stands in for Wagtail's bulk delete on money rows: there is no bulk action on them.
 
-    Registered after wagtail.snippets' own bulk actions so it replaces them for
-    these models; without it the confirmation page would list any object by id.
+    An app subclasses it with its `models` and registers the subclass with
+    `hooks.register("register_bulk_action", cls, order=1)`: after wagtail.snippets' own
+    bulk actions, so it replaces them for those models; without it the confirmation
+    page would list any object by id.
     """
 
     display_name = "Delete"
     action_type = "delete"
     aria_label = "Delete selected"
     template_name = "wagtailadmin/bulk_actions/confirmation/base.html"
-
-    @classproperty
-    def models(cls):
-        from mpesa.models import Payment
-        from reservations.models import Booking
-
-        return [Booking, Payment]
+    models: list = []
 
     def dispatch(self, request, *args, **kwargs):
         raise Http404
+
+
+class DashboardPanel(Component):
+    """A home page panel showing one app's numbers (`board`), registered by that app through
+    Wagtail's construct_homepage_panels hook. Subclasses set name, template_name and order."""
+
+    def __init__(self, board):
+        self.board = board
+
+    def get_context_data(self, parent_context):
+        return {"board": self.board, "request": parent_context.get("request")}

@@ -13,28 +13,56 @@ How the task reaches the worker:
 
 `collected()` gathers the events of a block into one task: a callback that confirms a
 booking and records a payment enqueues one task for both emails.
+
+Each event is registered by the app that owns what it is about (notification_register,
+from its AppConfig.ready()): how to load the objects the email shows and who gets it.
+core knows no app's model. The events today: booking_created (to the owner),
+booking_confirmed (to every guest with an account), booking_canceled (to the primary
+guest): reservations/notifications.py; payment_received (to the payer):
+mpesa/notifications.py. Templates: templates/emails/<event>*.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django_q.conf import Conf
+from django_q.tasks import async_task
 
-EVENTS = {
-    "booking_created",  # to the owner: a new booking of their property
-    "booking_confirmed",  # to every guest with an email
-    "booking_canceled",  # to the primary guest (cancel or hold expiry)
-    "payment_received",  # to the payer
-}
 TASK = "core.tasks.notifications_send"
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One event's email, ready to render: the templates' context and who gets it."""
+
+    context: dict
+    recipients: list[str]
+
+
+# event -> load(booking_id, payment_id) -> Letter. Run by the worker (core/tasks.py).
+LetterLoader = Callable[[int, int | None], Letter]
+_loaders: dict[str, LetterLoader] = {}
+
+
+def notification_register(event: str, load: LetterLoader) -> None:
+    _loaders[event] = load
+
+
+def notification_loader(event: str) -> LetterLoader:
+    try:
+        return _loaders[event]
+    except KeyError:
+        raise ValueError(f"Unknown notification event {event!r}") from None
+
 
 _collecting = threading.local()
 
 
 def notify(event: str, *, booking_id: int, payment_id: int | None = None) -> None:
-    if event not in EVENTS:
-        raise ValueError(f"Unknown notification event {event!r}")
+    notification_loader(event)  # an unknown event fails here, in the caller, not in the worker
     pending = getattr(_collecting, "events", None)
     if pending is not None:
         pending.append((event, booking_id, payment_id))
@@ -63,8 +91,6 @@ def collected() -> Iterator[None]:
 
 
 def _enqueue(events: list[tuple[str, int, int | None]]) -> None:
-    from django_q.tasks import async_task
-
     name = "notify-" + "+".join(event for event, _, _ in events)
     if _joins_transaction():
         async_task(TASK, events, task_name=name[:100])
@@ -74,8 +100,6 @@ def _enqueue(events: list[tuple[str, int, int | None]]) -> None:
 
 def _joins_transaction() -> bool:
     """True when the task row can be written in the current transaction (see the module doc)."""
-    from django_q.conf import Conf
-
     if Conf.SYNC or Conf.ORM != DEFAULT_DB_ALIAS:
         return False
     return transaction.get_connection(DEFAULT_DB_ALIAS).in_atomic_block

@@ -1,3 +1,4 @@
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -17,8 +18,6 @@ def paginate(*, queryset, request, view, serializer_class, context=None):
 
 def paginated_schema(serializer_class, *, name: str):
     """A serializer describing one page of `serializer_class` items, for the OpenAPI schema of an APIView."""
-    from rest_framework import serializers
-
     return type(
         name,
         (serializers.Serializer,),

@@ -1,8 +1,10 @@
-"""Who may see and act on bookings and payments in the Wagtail admin.
+"""Who may see and act on owner-scoped rows (bookings, payments) in the Wagtail admin.
 
 One policy class decides it for every admin surface (snippet lists, inspect
 pages, action views, reports, exports, dashboard panels), so owner scoping is
-not a filter one screen can forget:
+not a filter one screen can forget. Each app builds the policy for its own model
+and registers it with Wagtail (reservations/permissions.py, mpesa/permissions.py);
+core knows no app's model.
 
 - staff (role staff, or a superuser) see every object;
 - any other user with the model's Django "view" permission (owners, through the
@@ -108,32 +110,3 @@ class OwnerScopedPermissionPolicy(ModelPermissionPolicy):
             return scoped.get(pk=pk)
         except (self.model.DoesNotExist, ValueError, TypeError):
             raise Http404 from None
-
-
-def _register_policies():
-    # Registered when this module is first imported (core/wagtail_hooks.py imports it,
-    # and core is the first app, so before Wagtail creates any fallback policy).
-    from wagtail.permissions import register_permission_policy
-
-    from mpesa.models import Payment
-    from reservations.models import Booking
-
-    booking_policy = OwnerScopedPermissionPolicy(Booking, owner_field_path="property__owner")
-    payment_policy = OwnerScopedPermissionPolicy(Payment, owner_field_path="booking__property__owner")
-    register_permission_policy(Booking, booking_policy, exact_class=True)
-    register_permission_policy(Payment, payment_policy, exact_class=True)
-    return booking_policy, payment_policy
-
-
-booking_permission_policy, payment_permission_policy = _register_policies()
-
-
-def properties_visible_to(user):
-    """The listings whose bookings and payments `user` may see in the back office (filters, panels)."""
-    from listings.models import PropertyPage
-
-    if not booking_permission_policy.user_has_permission(user, "view"):
-        return PropertyPage.objects.none()
-    if user_is_back_office_staff(user):
-        return PropertyPage.objects.all()
-    return PropertyPage.objects.filter(owner=user)

@@ -1,6 +1,10 @@
+import posixpath
+
+from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.static import serve
 
 
 @never_cache
@@ -19,12 +23,6 @@ def public_media(request, path):
     """MEDIA_URL serves only the folders listed in PUBLIC_MEDIA_PREFIXES (Wagtail images and
     renditions). Everything else under MEDIA_ROOT, documents above all, has its own view that
     checks who is asking (Wagtail's document serve view checks collection privacy)."""
-    import posixpath
-
-    from django.conf import settings
-    from django.http import Http404
-    from django.views.static import serve
-
     # The same normalisation django.views.static.serve applies, so "images/../documents/x"
     # is judged by where it really points.
     normalised = posixpath.normpath(path).lstrip("/")

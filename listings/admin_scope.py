@@ -16,6 +16,9 @@ each blocked period's own history screen.
 """
 
 from django.http import Http404
+from wagtail.documents import get_document_model
+from wagtail.images import get_image_model
+from wagtail.permissions import policy_registry
 
 from listings.permissions import listings_hidden_from, sees_every_listing
 
@@ -86,10 +89,6 @@ def _names_media_outside_users_collections(match, view_kwargs, user) -> bool:
     ids = [int(value) for value in ids if value.isdigit()]
     if not ids:
         return False
-    from wagtail.documents import get_document_model
-    from wagtail.images import get_image_model
-    from wagtail.permissions import policy_registry
-
     model = get_image_model() if kind == "image" else get_document_model()
     visible = policy_registry.get_by_type(model).instances_user_has_any_permission_for(
         user, ["add", "change", "delete", "choose"]

@@ -16,6 +16,7 @@ from wagtail.images import get_image_model
 
 from accounts.models import User
 from accounts.owner_media import owner_collection_ensure
+from core.demo import DemoOrder, DemoStep
 from listings.models import Amenity, PropertyGalleryImage, PropertyPage
 from listings.site_setup import ensure_site_tree
 
@@ -347,3 +348,13 @@ def _create_listing(*, index, spec: dict, owner: User, amenities: dict) -> Prope
     index.add_child(instance=page)
     page.save_revision(user=owner).publish(user=owner)
     return page
+
+
+# Registered in ListingsConfig.ready(): the site tree first of all, the listings after the
+# users (later steps take them as properties=).
+DEMO_STEPS = (
+    DemoStep(order=DemoOrder.SITE_TREE, provides="site_tree", seed=ensure_site_tree),
+    DemoStep(
+        order=DemoOrder.LISTINGS, provides="properties", seed=seed_listings, needs=("users",), counted_as="listings"
+    ),
+)

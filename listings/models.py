@@ -10,6 +10,7 @@ from wagtail.models import Orderable, Page
 from wagtail.search import index
 
 from listings.forms import PropertyPageForm
+from listings.permission_testers import ListingIndexPagePermissionTester, PropertyPagePermissionTester
 
 
 class Amenity(models.Model):
@@ -79,6 +80,8 @@ class HomePage(RoutesToItsOnlyChildType, Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
+        # The page context reads these models (it sits above them in the app), and Wagtail
+        # asks the page for it: imported when a page is served, the one way round it can be.
         from listings.page_context import home_page_context
 
         context.update(home_page_context(page=self, request=request))
@@ -98,8 +101,6 @@ class ListingIndexPage(RoutesToItsOnlyChildType, Page):
 
     def permissions_for_user(self, user):
         # Owners may add (and publish) their own listings here, and nothing else.
-        from listings.permissions import ListingIndexPagePermissionTester
-
         return ListingIndexPagePermissionTester(user, self)
 
     def get_context(self, request, *args, **kwargs):
@@ -195,8 +196,6 @@ class PropertyPage(Page):
 
     def permissions_for_user(self, user):
         # Owners may touch only their own listings, even with "publish" on the index.
-        from listings.permissions import PropertyPagePermissionTester
-
         return PropertyPagePermissionTester(user, self)
 
     def get_context(self, request, *args, **kwargs):

@@ -14,6 +14,7 @@ import calendar
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -34,7 +35,6 @@ from listings.selectors import (
     property_list_with_cover_ids,
     property_unavailable_ranges,
 )
-from reservations.forms import BOOKING_DRAFT_SESSION_KEY, BookingRequestForm, co_guest_formset
 
 # Rendition specs: one list per place a photo appears. srcset lets the browser
 # pick the smallest file that fills the slot on a phone or a laptop.
@@ -308,26 +308,32 @@ def _fragment_templates_digest_cached() -> str:
     return _fragment_templates_digest()
 
 
+# The booking box on a property page belongs to the app that takes bookings: reservations
+# registers it at start-up (ReservationsConfig.ready()) as a function of (page=, request=,
+# initial=) returning its part of the page context, so listings never imports it.
+# `initial` is the stay carried from a search or a login redirect (_stay_initial).
+PropertyPagePart = Callable[..., dict]
+_property_page_parts: list[PropertyPagePart] = []
+
+
+def property_page_part_register(part: PropertyPagePart) -> None:
+    if part not in _property_page_parts:
+        _property_page_parts.append(part)
+
+
 def property_page_context(*, page, request) -> dict:
     today = timezone.localdate()
     # One read serves the calendar and the booking form's early warning, which looks
     # a year ahead (the server still decides when the booking is made).
     start, calendar_end = _calendar_bounds(today, CALENDAR_MONTHS)
     ranges = property_unavailable_ranges(property=page, start=start, end=max(calendar_end, today + dt.timedelta(days=366)))
-    booking_form = BookingRequestForm(property=page, initial=_booking_initial(request, page))
-    guests = booking_form.initial.get("guests", 1)
-    coguests = co_guest_formset(initial=_co_guest_initial(request, page), rows=guests - 1)
-    quote = stay_quote(
-        price_per_night=page.price_per_night,
-        check_in=booking_form.initial.get("check_in"),
-        check_out=booking_form.initial.get("check_out"),
-    )
-    return {
+    initial = _stay_initial(request, page)
+    context = {
         "fragments": property_fragments(page=page, request=request, ranges=ranges, today=today),
         "unavailable_ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges if b > today],
-        "booking_form": booking_form,
-        "co_guest_formset": coguests,
-        "quote": quote,
+        "quote": stay_quote(
+            price_per_night=page.price_per_night, check_in=initial.get("check_in"), check_out=initial.get("check_out")
+        ),
         "bookable": page.availability_status == page.AvailabilityStatus.AVAILABLE,
         "booking_script_config": {
             "pricePerNight": page.price_per_night,
@@ -335,9 +341,12 @@ def property_page_context(*, page, request) -> dict:
             "maxGuests": page.max_guests,
         },
     }
+    for part in _property_page_parts:
+        context.update(part(page=page, request=request, initial=initial))
+    return context
 
 
-def _booking_initial(request, page) -> dict:
+def _stay_initial(request, page) -> dict:
     """Dates and party size carried from a search or a login redirect, if they make sense."""
     initial: dict = {"guests": 1}
     form = SearchForm(request.GET or None)
@@ -348,11 +357,3 @@ def _booking_initial(request, page) -> dict:
     if filters.get("guests") and filters["guests"] <= page.max_guests:
         initial["guests"] = filters["guests"]
     return initial
-
-
-def _co_guest_initial(request, page) -> list[dict]:
-    """Co-guests typed before a login or sign-up interrupted the booking (kept in the session)."""
-    if not request.COOKIES.get(settings.SESSION_COOKIE_NAME):
-        return []  # no session to read: spare the lookup
-    draft = request.session.get(BOOKING_DRAFT_SESSION_KEY) or {}
-    return list(draft.get("co_guests", [])) if draft.get("property") == page.pk else []

@@ -15,13 +15,21 @@ Two pieces close that, both built on one rule (`listings_hidden_from`):
   admin screen that asks which pages a user may explore, edit or publish (page search,
   explorer, aging-pages and workflow reports, admin API, site history's page entries)
   leaves other owners' listings out.
-- `PropertyPagePermissionTester` drops every permission an owner would hold on someone
-  else's PropertyPage, so every per-page view that asks `page.permissions_for_user(user)`
-  refuses. (listings.admin_scope turns those refusals into 404s.)
+- `PropertyPagePermissionTester` (listings/permission_testers.py) drops every permission
+  an owner would hold on someone else's PropertyPage, so every per-page view that asks
+  `page.permissions_for_user(user)` refuses. (listings.admin_scope turns those refusals
+  into 404s.)
+
+What the Owners and Staff groups hold on listings is registered with accounts.roles
+(ROLE_GRANTS, from ListingsConfig.ready()).
 """
 
-from wagtail.models import PagePermissionTester
+from django.contrib.auth.models import Permission
+from wagtail.models import GroupPagePermission
 from wagtail.permission_policies.pages import PagePermissionPolicy
+
+from accounts.roles import RoleGrants
+from listings.models import ListingIndexPage, PropertyPage
 
 
 def sees_every_listing(user) -> bool:
@@ -30,8 +38,6 @@ def sees_every_listing(user) -> bool:
 
 def listings_hidden_from(user):
     """Primary keys of the listings this user must not see in the admin: other owners'."""
-    from listings.models import PropertyPage
-
     return PropertyPage.objects.exclude(owner_id=user.pk).values("pk")
 
 
@@ -73,27 +79,18 @@ class OwnerScopedPagePermissionPolicy(PagePermissionPolicy):
         return not is_listing_hidden_from(user, instance.pk)
 
 
-class PropertyPagePermissionTester(PagePermissionTester):
-    """Owners hold only "add" on the index (accounts/roles.py): "publish" there would reach
-    the index page itself. Publishing is granted here instead, per listing, to its owner."""
-
-    def __init__(self, user, page):
-        super().__init__(user, page)
-        if not user.is_active or user.is_superuser or "change" in self.permissions:
-            return
-        if page.owner_id != user.pk:
-            self.permissions = set()
-        elif "add" in self.permissions:
-            self.permissions = self.permissions | {"publish"}
+def _owners_add_listings(owners, staff) -> None:
+    # Owners only add listings under the index. "publish" there would also reach the index
+    # page itself (unpublish /stays/, privacy, reorder); owners publish their own listings
+    # through PropertyPagePermissionTester instead.
+    for index_page in ListingIndexPage.objects.all():
+        add_page = Permission.objects.get(content_type__app_label="wagtailcore", codename="add_page")
+        GroupPagePermission.objects.get_or_create(group=owners, page=index_page, permission=add_page)
 
 
-class ListingIndexPagePermissionTester(PagePermissionTester):
-    """An owner adds listings under the index and may publish the one being created (it will
-    be theirs), but holds no other right over the index itself: not edit, publish, unpublish,
-    privacy, reorder, move, delete, copy or lock. Those follow Wagtail's rules from the
-    rights the user's groups hold, and the Owners group holds only "add" here."""
-
-    def can_publish_subpage(self):
-        if super().can_publish_subpage():
-            return True
-        return self.user.is_active and "add" in self.permissions and bool(self.page.specific_class.creatable_subpage_models())
+# Owners manage their listings' blocked periods and add listings; staff hold every right on the app's models.
+ROLE_GRANTS = RoleGrants(
+    owner_permissions=tuple(("listings", f"{action}_blockedperiod") for action in ("add", "change", "delete", "view")),
+    staff_apps=("listings",),
+    page_permissions=_owners_add_listings,
+)

@@ -11,11 +11,16 @@ Counting every free listing is the opposite case: a probe per listing makes it l
 in listings with a large constant. property_count_available asks the question the
 other way round ("which properties have an overlapping stay?"), answered once from
 the index on the date range alone, and counts the listings not in that set.
+
+What takes a listing's nights besides its blocked periods belongs to higher apps:
+reservations registers its active bookings as an Occupancy at start-up
+(ReservationsConfig.ready()), so listings never imports bookings.
 """
 
 import datetime as dt
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.postgres.fields import DateRangeField
@@ -31,7 +36,6 @@ from wagtail.images.models import Filter
 from wagtail.models import Page, Site
 
 from listings.models import BlockedPeriod, PropertyGalleryImage, PropertyPage
-from reservations.models import ACTIVE_STATUSES, Booking
 
 # Rendition filter specs used by the API and the public pages: fixed, so they can be
 # prefetched in one query and generated once per image.
@@ -43,7 +47,7 @@ def _daterange(start, end):
     return Func(start, end, Value("[)"), function="daterange", output_field=DateRangeField())
 
 
-def _overlapping(queryset: QuerySet, *, start_field: str, end_field: str, start: dt.date, end: dt.date) -> QuerySet:
+def overlapping(queryset: QuerySet, *, start_field: str, end_field: str, start: dt.date, end: dt.date) -> QuerySet:
     """Rows whose half-open [start_field, end_field) overlaps [start, end).
 
     On PostgreSQL the test is written as `daterange(...) && daterange(...)`, the exact
@@ -57,15 +61,55 @@ def _overlapping(queryset: QuerySet, *, start_field: str, end_field: str, start:
     return queryset.filter(**{f"{start_field}__lt": end, f"{end_field}__gt": start})
 
 
-def active_bookings_overlapping(*, property_id, check_in: dt.date, check_out: dt.date) -> QuerySet[Booking]:
-    """Active (date-holding) bookings of a property that overlap the stay. `property_id` may be an OuterRef."""
-    queryset = Booking.objects.filter(property_id=property_id, status__in=ACTIVE_STATUSES)
-    return _overlapping(queryset, start_field="check_in", end_field="check_out", start=check_in, end=check_out)
+@dataclass(frozen=True)
+class Occupancy:
+    """Rows that take a listing's nights: `rows()` gives every such row of any listing, each
+    holding [start_field, end_field) of the listing in property_field.
+
+    refuses_block(property_id=, start=, end=), if given, says why nights may not be blocked
+    (a blocked period over them), or returns None.
+    """
+
+    rows: Callable[[], QuerySet]
+    start_field: str
+    end_field: str
+    property_field: str = "property_id"
+    refuses_block: Callable[..., str | None] | None = None
+
+    def overlapping(self, *, property_id, check_in: dt.date, check_out: dt.date) -> QuerySet:
+        """This listing's rows that overlap the stay. `property_id` may be an OuterRef."""
+        queryset = self.rows().filter(**{self.property_field: property_id})
+        return overlapping(queryset, start_field=self.start_field, end_field=self.end_field, start=check_in, end=check_out)
+
+
+BLOCKED_PERIODS = Occupancy(rows=BlockedPeriod.objects.all, start_field="start", end_field="end")
+_occupancies: list[Occupancy] = []
+
+
+def occupancy_register(occupancy: Occupancy) -> None:
+    """Add what another app holds nights with (reservations: active bookings) to availability."""
+    if occupancy not in _occupancies:
+        _occupancies.append(occupancy)
+
+
+def _night_takers() -> list[Occupancy]:
+    # The registered ones first (bookings), as the queries were written before the split.
+    return [*_occupancies, BLOCKED_PERIODS]
+
+
+def blocked_period_refusals(*, property_id, start: dt.date, end: dt.date) -> list[str]:
+    """Why nights [start, end) of a listing may not be blocked: one message per registered
+    occupancy that refuses (reservations: bookings already hold some of those nights)."""
+    refusals = []
+    for taker in _occupancies:
+        refusal = taker.refuses_block(property_id=property_id, start=start, end=end) if taker.refuses_block else None
+        if refusal:
+            refusals.append(refusal)
+    return refusals
 
 
 def blocked_periods_overlapping(*, property_id, check_in: dt.date, check_out: dt.date) -> QuerySet[BlockedPeriod]:
-    queryset = BlockedPeriod.objects.filter(property_id=property_id)
-    return _overlapping(queryset, start_field="start", end_field="end", start=check_in, end=check_out)
+    return BLOCKED_PERIODS.overlapping(property_id=property_id, check_in=check_in, check_out=check_out)
 
 
 def _gallery_prefetch() -> Prefetch:
@@ -128,8 +172,10 @@ def property_list_available(
     queryset = PropertyPage.objects.live().filter(filters)
     if check_in is not None and check_out is not None:
         queryset = queryset.filter(
-            ~Exists(active_bookings_overlapping(property_id=OuterRef("pk"), check_in=check_in, check_out=check_out)),
-            ~Exists(blocked_periods_overlapping(property_id=OuterRef("pk"), check_in=check_in, check_out=check_out)),
+            *(
+                ~Exists(taker.overlapping(property_id=OuterRef("pk"), check_in=check_in, check_out=check_out))
+                for taker in _night_takers()
+            )
         )
     return queryset.order_by("path")
 
@@ -159,14 +205,11 @@ def property_count_available(
         _property_filters(guests=guests, location=location, min_price=min_price, max_price=max_price)
     ).exclude(pk__in=Page.objects.filter(live=False).values("pk"))
     if check_in is not None and check_out is not None:
-        booked = _overlapping(
-            Booking.objects.filter(status__in=ACTIVE_STATUSES),
-            start_field="check_in", end_field="check_out", start=check_in, end=check_out,
-        ).values("property_id")
-        blocked = _overlapping(
-            BlockedPeriod.objects.all(), start_field="start", end_field="end", start=check_in, end=check_out
-        ).values("property_id")
-        queryset = queryset.exclude(pk__in=booked).exclude(pk__in=blocked)
+        for taker in _night_takers():
+            taken = overlapping(
+                taker.rows(), start_field=taker.start_field, end_field=taker.end_field, start=check_in, end=check_out
+            ).values(taker.property_field)
+            queryset = queryset.exclude(pk__in=taken)
     return queryset.count()
 
 
@@ -201,14 +244,10 @@ def property_unavailable_ranges(*, property, start: dt.date, end: dt.date) -> li
     if end <= start:
         return []
     property_id = getattr(property, "pk", property)
-    spans = list(
-        active_bookings_overlapping(property_id=property_id, check_in=start, check_out=end).values_list(
-            "check_in", "check_out"
-        )
-    )
-    spans += list(
-        blocked_periods_overlapping(property_id=property_id, check_in=start, check_out=end).values_list("start", "end")
-    )
+    spans = []
+    for taker in _night_takers():
+        rows = taker.overlapping(property_id=property_id, check_in=start, check_out=end)
+        spans += list(rows.values_list(taker.start_field, taker.end_field))
     merged: list[list[dt.date]] = []
     for span_start, span_end in sorted((max(s, start), min(e, end)) for s, e in spans):
         if merged and span_start <= merged[-1][1]:

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.db import transaction
-from wagtail.models import Page, Site
+from wagtail.models import Collection, Locale, Page, Site
 
+from accounts.roles import ensure_role_groups
 from listings.models import HomePage, ListingIndexPage
 
 
@@ -35,8 +37,6 @@ def ensure_site_tree() -> tuple[HomePage, ListingIndexPage]:
         index = ListingIndexPage(title="Stays", slug="stays", intro="<p>Places to stay across Kenya.</p>")
         home.add_child(instance=index)
         index.save_revision().publish()
-    from accounts.roles import ensure_role_groups
-
     ensure_role_groups()
     return home, index
 
@@ -44,9 +44,6 @@ def ensure_site_tree() -> tuple[HomePage, ListingIndexPage]:
 def _ensure_wagtail_roots() -> None:
     """Wagtail's migrations create the default locale, root page and root collection;
     a flushed test database (transactional tests) has none of them."""
-    from django.conf import settings
-    from wagtail.models import Collection, Locale
-
     if not Locale.objects.exists():
         Locale.objects.create(language_code=settings.LANGUAGE_CODE)
     if Page.get_first_root_node() is None:

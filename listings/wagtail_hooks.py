@@ -31,7 +31,7 @@ from wagtail.snippets.views.snippets import (
 
 from listings.models import Amenity, BlockedPeriod, PropertyPage
 from listings.permissions import listings_hidden_from, sees_every_listing
-from listings.selectors import active_bookings_overlapping
+from listings.selectors import blocked_period_refusals
 
 
 def _sees_everything(user) -> bool:
@@ -82,14 +82,8 @@ class BlockedPeriodForm(WagtailAdminModelForm):
         if start and end and end <= start:
             self.add_error("end", "The end must be after the start (it is the first night free again).")
         elif property and start and end:
-            taken = active_bookings_overlapping(property_id=property.pk, check_in=start, check_out=end)
-            references = list(taken.order_by("check_in").values_list("reference", flat=True)[:5])
-            if references:
-                self.add_error(
-                    None,
-                    "These dates overlap bookings made on Nexus (%s). Cancel or move those first."
-                    % ", ".join(references),
-                )
+            for refusal in blocked_period_refusals(property_id=property.pk, start=start, end=end):
+                self.add_error(None, refusal)
         return cleaned
 
     def save(self, commit=True):

@@ -2,7 +2,7 @@
 
 The list and detail are read-only (money fields change only through the
 services); the actions call mpesa.refunds and are reachable only for objects
-the permission policy lets the user act on (core/permissions.py).
+the permission policy lets the user act on (mpesa/permissions.py).
 """
 
 import json
@@ -28,11 +28,12 @@ from wagtail.admin.widgets.button import Button
 from core.admin_views import ScopedIndexView, ScopedInspectView
 from core.exceptions import ApplicationError
 from core.filters import AdminFilterSet
-from core.permissions import payment_permission_policy, properties_visible_to
 from core.phones import to_msisdn
 from core.selectors import audit_list_for_object
 from mpesa import refunds
 from mpesa.models import Payment
+from mpesa.permissions import payment_permission_policy
+from reservations.permissions import booking_permission_policy, properties_visible_to
 
 URL_NAMESPACE = "wagtailsnippets_mpesa_payment"
 RECHECK_WAIT_SECONDS = 12
@@ -73,7 +74,24 @@ class PaymentFilterSet(AdminFilterSet):
         fields = ["status", "kind", "created_at", "property", "flagged", "needs_refund"]
 
 
-class PaymentIndexView(ScopedIndexView):
+class PhoneSearchMixin:
+    """Admin search that also finds a phone typed as the customer says it (0712...,
+    +254 712...): phone_number is stored as Daraja's 2547XXXXXXXX."""
+
+    def search_queryset(self, queryset):
+        if not self.is_searching:
+            return queryset
+        query = Q()
+        for field in self.search_fields or []:
+            query |= Q(**{f"{field}__icontains": self.search_query})
+        try:
+            query |= Q(phone_number=to_msisdn(self.search_query))
+        except ValidationError:
+            pass
+        return queryset.filter(query)
+
+
+class PaymentIndexView(PhoneSearchMixin, ScopedIndexView):
     @cached_property
     def columns(self):
         title = self._get_title_column_class(TitleColumn)(
@@ -102,20 +120,6 @@ class PaymentIndexView(ScopedIndexView):
             DateColumn("created_at", label="Created", sort_key="created_at"),
             DateColumn("updated_at", label="Updated", sort_key="updated_at"),
         ]
-
-    def search_queryset(self, queryset):
-        # Staff type phones as the customer says them (0712..., +254 712...);
-        # they are stored as Daraja's 2547XXXXXXXX.
-        if not self.is_searching:
-            return queryset
-        query = Q()
-        for field in self.search_fields or []:
-            query |= Q(**{f"{field}__icontains": self.search_query})
-        try:
-            query |= Q(phone_number=to_msisdn(self.search_query))
-        except ValidationError:
-            pass
-        return queryset.filter(query)
 
     def get_list_more_buttons(self, instance):
         buttons = super().get_list_more_buttons(instance)
@@ -169,8 +173,6 @@ class PaymentInspectView(ScopedInspectView):
         context = super().get_context_data(**kwargs)
         payment = self.object
         booking = payment.booking
-        from core.permissions import booking_permission_policy
-
         context.update(
             {
                 "payment": payment,

@@ -4,8 +4,6 @@ Rows come from the permission policy, so an owner's report and export hold only
 the payments of their own properties.
 """
 
-import datetime as dt
-
 import django_filters
 from django import forms
 from django.utils import timezone
@@ -13,28 +11,11 @@ from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 from wagtail.admin.views.reports import ReportView
 
+from core.exports import LOCAL_DATETIME_PREPROCESS
 from core.filters import AdminFilterSet
-from core.permissions import payment_permission_policy, properties_visible_to
 from mpesa.models import Payment
-
-
-def _local_naive(value: dt.datetime) -> dt.datetime:
-    return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
-
-
-# Exports show Nairobi wall-clock time (what staff and M-Pesa statements use),
-# not Wagtail's default of UTC.
-LOCAL_DATETIME_PREPROCESS = {
-    dt.datetime: {
-        ReportView.FORMAT_XLSX: _local_naive,
-        ReportView.FORMAT_CSV: lambda value: _local_naive(value).isoformat(sep=" ", timespec="seconds"),
-    },
-    (dt.date, dt.time): {ReportView.FORMAT_XLSX: None},
-    list: {
-        ReportView.FORMAT_CSV: lambda v: ", ".join(map(str, v)),
-        ReportView.FORMAT_XLSX: lambda v: ", ".join(map(str, v)),
-    },
-}
+from mpesa.permissions import payment_permission_policy
+from reservations.permissions import properties_visible_to
 
 
 class PaymentsReportFilterSet(AdminFilterSet):

@@ -3,12 +3,22 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.snippets.models import register_snippet
 
-from core.admin_views import ScopedSnippetViewSet
-from core.permissions import payment_permission_policy
+from core.admin_views import DashboardPanel, NoBulkActions, ScopedSnippetViewSet
 from mpesa import admin_views
+from mpesa.dashboard import business_for_user, payments_to_watch_for_user
 from mpesa.models import Payment
+from mpesa.permissions import payment_permission_policy
 from mpesa.refunds import payment_annotate_refunded
 from mpesa.reports import PaymentsReportView
+from mpesa.unmatched_views import (
+    CallbackNoBulkActions,
+    CallbackRecordViewSet,
+    callback_permission_policy_register,
+    unmatched_panel_for,
+)
+
+# Before the snippet is registered: Wagtail must never make a fallback policy for the ledger.
+callback_permission_policy_register()
 
 PAYMENT_EXPORT = PaymentsReportView.list_export
 
@@ -70,3 +80,47 @@ def register_payment_report_urls():
 @hooks.register("register_reports_menu_item")
 def register_payment_report_menu_item():
     return _PolicyMenuItem("Payments", reverse("nexus_payments_report"), icon_name="form", order=100)
+
+
+class PaymentsAttentionPanel(DashboardPanel):
+    name = "nexus_payments_attention"
+    template_name = "backoffice/dashboard/payments.html"
+    order = 60
+
+
+class BusinessPanel(DashboardPanel):
+    name = "nexus_business"
+    template_name = "backoffice/dashboard/business.html"
+    order = 70
+
+
+@hooks.register("construct_homepage_panels")
+def add_payment_panels(request, panels):
+    watch = payments_to_watch_for_user(user=request.user)
+    if watch is not None:
+        panels.append(PaymentsAttentionPanel(watch))
+    business = business_for_user(user=request.user)
+    if business is not None:
+        panels.append(BusinessPanel(business))
+
+
+class NoPaymentBulkActions(NoBulkActions):
+    models = [Payment]
+
+
+# order=1: after wagtail.snippets registers its bulk delete, so this replaces it.
+hooks.register("register_bulk_action", NoPaymentBulkActions, order=1)
+
+
+# --- Unmatched M-Pesa payments (staff only: mpesa/unmatched_views.py) ---------------------------
+
+register_snippet(CallbackRecordViewSet)
+# order=1: after wagtail.snippets registers its bulk delete, so this replaces it.
+hooks.register("register_bulk_action", CallbackNoBulkActions, order=1)
+
+
+@hooks.register("construct_homepage_panels")
+def add_unmatched_payments_panel(request, panels):
+    panel = unmatched_panel_for(request.user)
+    if panel is not None:
+        panels.append(panel)

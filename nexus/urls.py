@@ -18,6 +18,8 @@ urlpatterns = [
     path("payments/", include("mpesa.urls")),
     path("accounts/", include("accounts.urls")),
     path("bookings/", include("reservations.urls")),
+    # The booking page's pay form and live status: the payments app's, under the booking's path.
+    path("bookings/", include("mpesa.site_urls")),
     # The link in a co-guest invitation email (reservations.invitations).
     path("invitations/<str:token>/", reservation_views.invitation_accept, name="invitation_accept"),
     # Ahead of Wagtail's own login view: the same failed-sign-in lock as the site's form.

@@ -12,18 +12,15 @@ from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
 from wagtail.admin.views.generic import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import Button
+from wagtail.permissions import policy_registry
 
 from accounts.selectors import user_can_view_id_photo
 from core.admin_views import ScopedIndexView, ScopedInspectView
 from core.exceptions import ApplicationError
 from core.filters import AdminFilterSet
-from core.permissions import (
-    booking_permission_policy,
-    payment_permission_policy,
-    properties_visible_to,
-)
 from core.selectors import audit_list_for_object
 from reservations.models import Booking
+from reservations.permissions import booking_permission_policy, properties_visible_to
 from reservations.staff_services import booking_staff_cancel
 
 URL_NAMESPACE = "wagtailsnippets_reservations_booking"
@@ -122,7 +119,8 @@ class BookingInspectView(ScopedInspectView):
             )
         payments = []
         for payment in booking.payments.select_related("initiated_by").order_by("created_at", "pk"):
-            can_open = payment_permission_policy.user_has_permission_for_instance(viewer, "view", payment)
+            # The payments app registers its policy with Wagtail; reservations never imports it.
+            can_open = policy_registry.get(payment).user_has_permission_for_instance(viewer, "view", payment)
             payments.append(
                 {
                     "payment": payment,

@@ -1,9 +1,10 @@
-"""Demo bookings for `seed_demo`: a few stays in each state, with the payment rows behind them.
+"""Demo bookings for `seed_demo`: a few stays in each state.
 
 Idempotent: each booking has a fixed reference and is created only when missing.
-Rows are written directly (a past stay cannot go through booking_create); amount_paid
-and balance_due match the successful payment rows written with them, as the
-payment services would derive them. No notifications are sent for demo data.
+Rows are written directly (a past stay cannot go through booking_create) with the
+amount_paid and balance_due the payments app would derive; its own demo step, which runs
+after this one, writes the successful payment rows behind them (core.demo's order).
+No notifications are sent for demo data.
 """
 
 import datetime as dt
@@ -11,6 +12,7 @@ import datetime as dt
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from reservations.models import Booking, BookingGuest
 
 ACHIENG = "guest.achieng@nexus.demo"
@@ -62,8 +64,6 @@ DEMO_BOOKINGS = [
 
 
 def _user(users: dict, email: str):
-    from accounts.models import User
-
     return users.get(email) or User.objects.get(email__iexact=email)
 
 
@@ -88,8 +88,6 @@ def seed_bookings(*, users: dict, properties: list) -> list[Booking]:
 
 
 def _create(*, spec: dict, property, users: dict) -> Booking:
-    from mpesa.models import Payment
-
     guest = _user(users, spec["guest"])
     co_guests = [_user(users, email) for email in spec["co_guests"]]
     check_in = timezone.localdate() + dt.timedelta(days=spec["starts_in"])
@@ -130,23 +128,4 @@ def _create(*, spec: dict, property, users: dict) -> Booking:
             ],
         ]
     )
-    if paid:
-        phone = str(guest.phone_number).lstrip("+")
-        Payment.objects.create(
-            booking=booking,
-            kind=Payment.Kind.PAYMENT,
-            amount=paid,
-            received_amount=paid,
-            phone_number=phone,
-            received_phone=phone,
-            status=Payment.Status.SUCCESS,
-            initiated_by=guest,
-            merchant_request_id=f"DEMO-{spec['reference']}",
-            checkout_request_id=f"ws_CO_DEMO_{spec['reference']}",
-            mpesa_receipt_number=f"SDEMO{spec['reference'][-4:]}",
-            result_code="0",
-            result_desc="The service request is processed successfully.",
-            transaction_date=now,
-            sent_at=now,
-        )
     return booking

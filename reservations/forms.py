@@ -1,5 +1,6 @@
 """Forms of the public site's booking pages. They check the shape of the input only:
-availability, prices, minimum stays and capacity are decided by the services."""
+availability, prices, minimum stays and capacity are decided by the services. (The pay
+form is the payments app's: mpesa.forms.)"""
 
 from django import forms
 from django.forms import formset_factory
@@ -73,14 +74,3 @@ def co_guest_formset(*, data=None, initial=None, rows: int = 0):
 
 class CoGuestAddForm(CoGuestForm):
     """Adding one co-guest from the booking page."""
-
-
-class PaymentForm(forms.Form):
-    """The no-JavaScript pay form; with JavaScript the same fields go to the payments API."""
-
-    phone_number = forms.CharField(
-        label="M-Pesa phone number", max_length=20,
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
-        help_text="The phone that will get the M-Pesa prompt, e.g. 0712 345 678.",
-    )
-    amount = forms.IntegerField(label="Amount (KES)", min_value=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"}))

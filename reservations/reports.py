@@ -11,11 +11,11 @@ from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import TitleColumn
 from wagtail.admin.views.reports import ReportView
 
+from core.exports import LOCAL_DATETIME_PREPROCESS
 from core.filters import AdminFilterSet
-from core.permissions import booking_permission_policy, properties_visible_to
-from mpesa.reports import LOCAL_DATETIME_PREPROCESS
 from reservations.admin_views import booking_columns
 from reservations.models import Booking
+from reservations.permissions import booking_permission_policy, properties_visible_to
 
 
 class BookingsReportFilterSet(AdminFilterSet):

@@ -1,107 +1,55 @@
 """What the booking pages show, worked out in Python so the templates only lay it out.
 
-Figures come from the booking row (kept by the services) and the payment rows;
-nothing here changes anything.
+Figures come from the booking row (kept by the services: amount_paid, balance_due and
+amount_in_flight, the money the payments app reports); nothing here changes anything.
+
+The booking page's payment parts (the pay card, the list of payments, the live status the
+page's script polls) belong to the payments app, which registers them here at start-up
+(MpesaConfig.ready()): reservations never imports it.
 """
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils import timezone
 
-from mpesa.selectors import payment_list_for_booking
-from reservations.forms import CoGuestAddForm, PaymentForm
 from reservations.deadlines import booking_balance_due_by
+from reservations.forms import CoGuestAddForm
+from reservations.models import Booking
 from reservations.services import booking_is_revivable
 from reservations.status import booking_min_next_payment
-from reservations.models import Booking
 
 ACTIVE = (Booking.Status.PENDING, Booking.Status.PROCESSING, Booking.Status.CONFIRMED)
 
-# Daraja STK result codes a guest can cause or meet (docs/daraja.md), in plain words.
-RESULT_CODE_PHASES = {
-    "1032": (
-        "cancelled",
-        "Payment cancelled",
-        "The M-Pesa prompt was cancelled on the phone, so no money was taken. You can try again.",
-    ),
-    "2001": (
-        "wrong_pin",
-        "Wrong M-Pesa PIN",
-        "The PIN entered on the phone was wrong, so no money was taken. Try again and enter your M-Pesa PIN carefully.",
-    ),
-    "1037": (
-        "timeout",
-        "No answer from the phone",
-        "The M-Pesa prompt timed out before anyone answered it. Check the phone is on and unlocked, then try again.",
-    ),
-    "1": (
-        "insufficient",
-        "Not enough money on M-Pesa",
-        "The M-Pesa balance was too low for this payment. Top up or pay a smaller amount, then try again.",
-    ),
-    "1001": (
-        "busy",
-        "M-Pesa is busy on that phone",
-        "That phone is in the middle of another M-Pesa transaction. Wait a minute, then try again.",
-    ),
-    "1025": ("failed", "M-Pesa couldn't send the prompt", "M-Pesa could not reach the phone. Try again in a minute."),
-    "1019": ("timeout", "The payment expired", "The payment took too long and expired. Please try again."),
-}
+
+@dataclass(frozen=True)
+class BookingPagePart:
+    """What another app adds to the booking page. `main` templates are included in the main
+    column under the guests, `side` ones at the top of the side column; both see the page's
+    context plus `context`. `script_config` goes into the page script's config
+    (static/js/booking-page.js reads statusUrl and shownPaymentId from it)."""
+
+    context: dict = field(default_factory=dict)
+    main: tuple[str, ...] = ()
+    side: tuple[str, ...] = ()
+    script_config: dict = field(default_factory=dict)
 
 
-def national_phone(value) -> str:
-    """+254712345678 -> 0712345678, the way Kenyans type their number."""
-    text = str(value or "")
-    for prefix in ("+254", "254"):
-        if text.startswith(prefix) and len(text) == len(prefix) + 9:
-            return "0" + text[len(prefix):]
-    return text
+# A part is called as part(request=, booking=, status=, **options) -> BookingPagePart:
+# `status` is booking_status_data's dict, `options` what the view passed to
+# booking_page_context beyond its own arguments (the payments app's bound pay form).
+BookingPagePartProvider = Callable[..., BookingPagePart]
+_booking_page_parts: list[BookingPagePartProvider] = []
 
 
-def masked_phone(msisdn: str) -> str:
-    national = national_phone(msisdn)
-    return f"{national[:4]}•••{national[-3:]}" if len(national) == 10 else national
+def booking_page_part_register(part: BookingPagePartProvider) -> None:
+    if part not in _booking_page_parts:
+        _booking_page_parts.append(part)
 
 
-def payment_progress(payment) -> dict:
-    """Where one payment has got to, for the live panel."""
-    amount = f"KES {payment.amount:,}"
-    base = {"id": payment.pk, "status": payment.status, "amount": payment.amount, "receipt": payment.mpesa_receipt_number or ""}
-    if payment.status == payment.Status.QUEUED:
-        return {**base, "phase": "sending", "final": False, "title": "Sending the M-Pesa request…",
-                "message": f"We're asking M-Pesa to send a prompt for {amount} to {masked_phone(payment.phone_number)}."}
-    if payment.status == payment.Status.PENDING:
-        return {**base, "phase": "waiting", "final": False, "title": "Check your phone",
-                "message": f"An M-Pesa prompt for {amount} was sent to {masked_phone(payment.phone_number)}. "
-                           "Enter your M-Pesa PIN on the phone to pay."}
-    if payment.status == payment.Status.SUCCESS:
-        paid = payment.received_amount if payment.received_amount is not None else payment.amount
-        receipt = f" M-Pesa receipt {payment.mpesa_receipt_number}." if payment.mpesa_receipt_number else ""
-        return {**base, "phase": "paid", "final": True, "title": "Payment received",
-                "message": f"KES {paid:,} paid. Thank you!{receipt}"}
-    code = (payment.result_code or "").strip()
-    if code in RESULT_CODE_PHASES:
-        phase, title, message = RESULT_CODE_PHASES[code]
-    else:
-        reason = payment.failure_reason or payment.result_desc
-        if "timeout" in reason.lower() or "timed out" in reason.lower():
-            phase, title = "timeout", "The payment timed out"
-            message = "We didn't hear back from M-Pesa in time, so the payment was stopped. No money was taken. Please try again."
-        else:
-            phase, title = "failed", "The payment didn't go through"
-            message = f"M-Pesa said: {reason}. No money was taken. Please try again." if reason else (
-                "M-Pesa did not accept the payment. No money was taken. Please try again."
-            )
-    return {**base, "phase": phase, "final": True, "title": title, "message": message}
-
-
-def _payments(booking) -> list:
-    return list(payment_list_for_booking(booking=booking))
-
-
-def minimum_payment(booking, *, payments) -> int:
+def minimum_payment(booking) -> int:
     """The smallest amount the payment service accepts next (reservations.status): the
     property's minimum deposit until it is paid, else 1 shilling. Shown to the guest; the
     service enforces it."""
@@ -113,16 +61,17 @@ def minimum_payment(booking, *, payments) -> int:
     )
 
 
-def payment_limits(booking, *, payments) -> dict:
-    """What the pay form may ask for. A booking that a failed payment just cancelled is
+def payment_limits(booking) -> dict:
+    """What the pay form may ask for, as the payment service decides it: the balance less
+    the money already on its way. A booking that a failed payment just cancelled is
     payable too: paying again puts it back if its nights are still free."""
-    in_flight = sum(p.amount for p in payments if p.in_flight)
+    in_flight = booking.amount_in_flight
     payable_now = max(booking.balance_due - in_flight, 0)
     retry_after_failure = booking_is_revivable(booking)
     payable = payable_now > 0 and (
         booking.status in (Booking.Status.PENDING, Booking.Status.PROCESSING) or retry_after_failure
     )
-    minimum = minimum_payment(booking, payments=payments)
+    minimum = minimum_payment(booking)
     return {
         "payable": payable,
         "retry_after_failure": retry_after_failure,
@@ -182,9 +131,9 @@ def retry_explanation() -> str:
             "again: if nobody has booked them meanwhile, your booking comes straight back.")
 
 
-def booking_status_data(booking, *, payments=None) -> dict:
-    payments = _payments(booking) if payments is None else payments
-    limits = payment_limits(booking, payments=payments)
+def booking_status_data(booking) -> dict:
+    """The booking's figures for the page and for the live status its script polls."""
+    limits = payment_limits(booking)
     return {
         "id": booking.pk,
         "status": booking.status,
@@ -198,10 +147,11 @@ def booking_status_data(booking, *, payments=None) -> dict:
     }
 
 
-def booking_page_context(*, request, booking, shown_payment_id=None, guest_form=None, payment_form=None) -> dict:
+def booking_page_context(*, request, booking, guest_form=None, **part_options) -> dict:
+    """The booking page. `part_options` are handed on to the registered parts (the payments
+    app's booking_pay passes its bound form as payment_form=)."""
     guests = list(booking.guests.all())
-    payments = _payments(booking)
-    status = booking_status_data(booking, payments=payments)
+    status = booking_status_data(booking)
     is_primary = booking.primary_guest_id == request.user.pk
     for guest in guests:
         # As in the API: the booker sees everyone's contact details, other guests names only.
@@ -213,18 +163,9 @@ def booking_page_context(*, request, booking, shown_payment_id=None, guest_form=
         is_primary and booking.status == Booking.Status.PENDING and booking.amount_paid == 0
         and not status["in_flight_amount"]
     )
-    shown = None
-    if shown_payment_id:
-        shown = next((p for p in payments if str(p.pk) == str(shown_payment_id)), None)
-    if shown is None:
-        shown = next((p for p in payments if p.in_flight), None)
-    if payment_form is None:
-        default_amount = status["max_payable"]
-        payment_form = PaymentForm(initial={"phone_number": national_phone(request.user.phone_number), "amount": default_amount})
-    payment_form.fields["amount"].widget.attrs.update({"min": status["min_payable"] or 1, "max": status["max_payable"] or 1})
     property_page = booking.property
     rebook_query = f"?check_in={booking.check_in:%Y-%m-%d}&check_out={booking.check_out:%Y-%m-%d}&guests={booking.party_size}"
-    return {
+    context = {
         "booking": booking,
         "property_page": property_page,
         "rebook_query": rebook_query,
@@ -234,18 +175,22 @@ def booking_page_context(*, request, booking, shown_payment_id=None, guest_form=
         "can_remove_guests": can_remove_guests,
         "party_full": len(guests) >= property_page.max_guests,
         "guest_form": guest_form or CoGuestAddForm(prefix="add"),
-        "payments": [(p, payment_progress(p)) for p in payments if p.kind == p.Kind.PAYMENT],
         "status": status,
-        "payment_form": payment_form,
-        "shown_payment": payment_progress(shown) if shown else None,
+        "main_parts": [],
+        "side_parts": [],
         "page_config": {
             "bookingId": booking.pk,
-            "statusUrl": reverse("reservations:booking_status", args=[booking.pk]),
             "holdSecondsLeft": status["hold_seconds_left"],
-            "shownPaymentId": shown.pk if shown and shown.in_flight else None,
             "status": booking.status,
         },
     }
+    for provider in _booking_page_parts:
+        part = provider(request=request, booking=booking, status=status, **part_options)
+        context.update(part.context)
+        context["main_parts"].extend(part.main)
+        context["side_parts"].extend(part.side)
+        context["page_config"].update(part.script_config)
+    return context
 
 
 def my_bookings_context(*, bookings, today: dt.date) -> dict:

@@ -1,5 +1,7 @@
 """The guest's booking pages: make a booking from a property page, manage its
-guests, pay for it with M-Pesa and watch the payment land, list one's bookings.
+guests, list one's bookings. Paying for a booking (the pay form and the live status the
+page polls) is the payments app's: mpesa.site_views, shown on the page through
+reservations.site_context's registered parts.
 
 Views translate between HTML forms and the services; every rule (availability,
 price, who may pay how much) is the services' and selectors'. Failures come back
@@ -11,19 +13,16 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from core.exceptions import ApplicationError
 from listings.selectors import property_get_public
-from mpesa.apis import BookingPaymentCreateApi
-from mpesa.selectors import payment_get_for_user
-from mpesa.services import payment_create
 from reservations import services
 from reservations.apis import BookingUserThrottle
 from reservations.guest_services import booking_guest_remove as booking_guest_remove_service
@@ -34,16 +33,10 @@ from reservations.forms import (
     MAX_CO_GUEST_ROWS,
     BookingRequestForm,
     CoGuestAddForm,
-    PaymentForm,
     co_guest_formset,
 )
 from reservations.selectors import booking_get_for_user, booking_list_for_user
-from reservations.site_context import (
-    booking_page_context,
-    booking_status_data,
-    my_bookings_context,
-    payment_progress,
-)
+from reservations.site_context import booking_page_context, my_bookings_context
 
 BOOKING_THROTTLED_MESSAGE = (
     "Too many bookings from your account in a short time. Please wait a while and try again, "
@@ -185,28 +178,8 @@ def _render_property_with_form(request, page, form, coguests, *, status: int):
 @login_required
 def booking_detail(request, booking_id: int):
     booking = booking_get_for_user(user=request.user, booking_id=booking_id)
-    context = booking_page_context(request=request, booking=booking, shown_payment_id=request.GET.get("payment"))
+    context = booking_page_context(request=request, booking=booking)
     return render(request, "reservations/booking_detail.html", context)
-
-
-@never_cache
-@login_required
-@require_GET
-def booking_status(request, booking_id: int):
-    """What the booking page's live panel polls: the booking's figures and, with
-    ?payment=<id>, where that payment has got to, in plain words."""
-    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
-    data = {"booking": booking_status_data(booking)}
-    payment_id = request.GET.get("payment")
-    if payment_id:
-        try:
-            payment = payment_get_for_user(user=request.user, payment_id=int(payment_id))
-        except (ValueError, Http404):
-            return JsonResponse({"detail": "No such payment.", "code": "not_found"}, status=404)
-        if payment.booking_id != booking.pk:
-            return JsonResponse({"detail": "No such payment.", "code": "not_found"}, status=404)
-        data["payment"] = payment_progress(payment)
-    return JsonResponse(data)
 
 
 @login_required
@@ -288,63 +261,6 @@ def booking_cancel(request, booking_id: int):
     else:
         messages.success(request, f"Booking {booking.reference} is cancelled and the dates are released.")
     return redirect("reservations:booking_detail", booking_id=booking.pk)
-
-
-@login_required
-@require_POST
-def booking_pay(request, booking_id: int):
-    """The pay form. The page's script posts it with `Accept: application/json` and follows
-    the payment live; without JavaScript it redirects back to the booking page.
-
-    Throttled like the payments API (per user and per phone), so the form is no way
-    around the limit on STK prompts.
-    """
-    booking = booking_get_for_user(user=request.user, booking_id=booking_id)
-    wants_json = "application/json" in request.headers.get("Accept", "")
-    form = PaymentForm(request.POST)
-    status = 400
-    code = "invalid"
-    if form.is_valid():
-        if _payment_throttled(request):
-            status, code = 429, "throttled"
-            form.add_error(None, "Too many payment requests in a short time. Please wait a minute and try again.")
-        else:
-            try:
-                # The same service as the API: it also puts back a booking that a failed
-                # payment cancelled ("Try again"), and only such a booking.
-                payment = payment_create(
-                    booking_id=booking.pk,
-                    user=request.user,
-                    phone_number=form.cleaned_data["phone_number"],
-                    amount=form.cleaned_data["amount"],
-                )
-            except ApplicationError as error:
-                status, code = error.status, error.code
-                form.add_error(None, error.message)
-            except (DrfValidationError, DjangoValidationError) as error:
-                _add_errors(form, _error_messages(error))
-            else:
-                if wants_json:
-                    booking.refresh_from_db()
-                    return JsonResponse(
-                        {"payment": payment_progress(payment), "booking": booking_status_data(booking)}, status=202
-                    )
-                url = reverse("reservations:booking_detail", args=[booking.pk])
-                return HttpResponseRedirect(f"{url}?{urlencode({'payment': payment.pk})}#pay")
-    if wants_json:
-        errors = {field: list(messages_) for field, messages_ in form.errors.items() if field != "__all__"}
-        detail = " ".join(form.non_field_errors()) or "Please correct the highlighted fields."
-        return JsonResponse({"detail": detail, "code": code, "errors": errors}, status=status)
-    booking.refresh_from_db()
-    context = booking_page_context(request=request, booking=booking, payment_form=form)
-    return render(request, "reservations/booking_detail.html", context, status=status)
-
-
-def _payment_throttled(request) -> bool:
-    """The payments API's own throttles (per user, per target phone), applied to the form."""
-    api = BookingPaymentCreateApi()
-    api.request, api.args, api.kwargs = request, (), {}
-    return any(not throttle.allow_request(request, api) for throttle in api.get_throttles())
 
 
 # --- My bookings -----------------------------------------------------------------------------

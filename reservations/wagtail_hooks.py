@@ -3,10 +3,11 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.snippets.models import register_snippet
 
-from core.admin_views import ScopedSnippetViewSet
-from core.permissions import booking_permission_policy
+from core.admin_views import DashboardPanel, NoBulkActions, ScopedSnippetViewSet
 from reservations import admin_views
+from reservations.dashboard import arrivals_for_user
 from reservations.models import Booking
+from reservations.permissions import booking_permission_policy
 from reservations.reports import BookingsReportView
 
 
@@ -56,3 +57,24 @@ def register_booking_report_urls():
 @hooks.register("register_reports_menu_item")
 def register_booking_report_menu_item():
     return _PolicyMenuItem("Bookings", reverse("nexus_bookings_report"), icon_name="calendar-alt", order=90)
+
+
+class ArrivalsPanel(DashboardPanel):
+    name = "nexus_arrivals"
+    template_name = "backoffice/dashboard/arrivals.html"
+    order = 50
+
+
+@hooks.register("construct_homepage_panels")
+def add_arrivals_panel(request, panels):
+    board = arrivals_for_user(user=request.user)
+    if board is not None:
+        panels.append(ArrivalsPanel(board))
+
+
+class NoBookingBulkActions(NoBulkActions):
+    models = [Booking]
+
+
+# order=1: after wagtail.snippets registers its bulk delete, so this replaces it.
+hooks.register("register_bulk_action", NoBookingBulkActions, order=1)

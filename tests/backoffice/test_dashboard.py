@@ -1,12 +1,14 @@
-"""Home page panels: today's arrivals and departures, payments to watch, revenue, occupancy."""
+"""Home page panels: today's arrivals and departures (reservations.dashboard), payments to
+watch, and the month's revenue beside occupancy (mpesa.dashboard)."""
 
 import datetime as dt
 
 import pytest
 from django.utils import timezone
 
-from core.dashboard import dashboard_for_user
+from mpesa.dashboard import business_for_user, payments_to_watch_for_user
 from mpesa.models import Payment
+from reservations.dashboard import arrivals_for_user
 from tests.factories import make_booking, make_payment, make_property
 
 pytestmark = pytest.mark.django_db
@@ -36,28 +38,37 @@ def today_world(world):
 
 
 def test_owner_dashboard_counts_only_their_property(world, today_world):
-    board = dashboard_for_user(user=world["owner_a"])
-    assert [b.reference for b in board.check_ins] == ["NXARRA01"]
-    assert board.check_outs == []
-    assert board.pending_payments == 0 and board.attention_count == 0
+    owner = world["owner_a"]
+    arrivals = arrivals_for_user(user=owner)
+    assert [b.reference for b in arrivals.check_ins] == ["NXARRA01"]
+    assert arrivals.check_outs == []
+    watch = payments_to_watch_for_user(user=owner)
+    assert watch.pending_payments == 0 and watch.attention_count == 0
+    business = business_for_user(user=owner)
     # payment_a (10000) + arriving_a's payment (15000) - refund (1000), all this month.
-    assert (board.revenue_payments, board.revenue_refunds, board.revenue) == (25000, 1000, 24000)
+    assert (business.revenue_payments, business.revenue_refunds, business.revenue) == (25000, 1000, 24000)
     # Within [today, today+30): arriving_a 3 nights; booking_a (30 days out, 2 nights) is outside.
-    assert board.occupied_nights == 3 and board.available_nights == 30
+    assert business.occupied_nights == 3 and business.available_nights == 30
 
 
 def test_staff_dashboard_counts_everything(world, today_world):
-    board = dashboard_for_user(user=world["staff"])
-    assert [b.reference for b in board.check_ins] == ["NXARRA01"]
-    assert [b.reference for b in board.check_outs] == ["NXLEVB01"]
-    assert board.pending_payments == 1
-    assert [p.pk for p in board.attention_payments] == [world["payment_b"].pk]
-    assert board.revenue == 10000 + 10000 + 15000 + 4000 - 1000
-    assert board.available_nights == 60
+    staff = world["staff"]
+    arrivals = arrivals_for_user(user=staff)
+    assert [b.reference for b in arrivals.check_ins] == ["NXARRA01"]
+    assert [b.reference for b in arrivals.check_outs] == ["NXLEVB01"]
+    watch = payments_to_watch_for_user(user=staff)
+    assert watch.pending_payments == 1
+    assert [p.pk for p in watch.attention_payments] == [world["payment_b"].pk]
+    business = business_for_user(user=staff)
+    assert business.revenue == 10000 + 10000 + 15000 + 4000 - 1000
+    assert business.available_nights == 60
 
 
 def test_guest_has_no_dashboard(world):
-    assert dashboard_for_user(user=world["guest_a"]) is None
+    guest = world["guest_a"]
+    assert arrivals_for_user(user=guest) is None
+    assert payments_to_watch_for_user(user=guest) is None
+    assert business_for_user(user=guest) is None
 
 
 def test_occupancy_clips_stays_to_the_next_30_days(world):
@@ -66,18 +77,17 @@ def test_occupancy_clips_stays_to_the_next_30_days(world):
     make_booking(property=stay, status="CONFIRMED", check_in=today - dt.timedelta(days=5), nights=10)
     make_booking(property=stay, status="CONFIRMED", check_in=today + dt.timedelta(days=28), nights=7)
     make_booking(property=stay, status="CANCELED", check_in=today + dt.timedelta(days=10), nights=5)
-    board = dashboard_for_user(user=world["owner_a"])
-    assert board.occupied_nights == 5 + 2
-    assert board.available_nights == 2 * 30
-    assert board.occupancy_percent == round(100 * 7 / 60)
+    business = business_for_user(user=world["owner_a"])
+    assert business.occupied_nights == 5 + 2
+    assert business.available_nights == 2 * 30
+    assert business.occupancy_percent == round(100 * 7 / 60)
 
 
 def test_last_months_money_is_not_this_months_revenue(world):
     Payment.objects.filter(pk=world["payment_a"].pk).update(
         transaction_date=timezone.now() - dt.timedelta(days=40), created_at=timezone.now() - dt.timedelta(days=40)
     )
-    board = dashboard_for_user(user=world["owner_a"])
-    assert board.revenue == 0
+    assert business_for_user(user=world["owner_a"]).revenue == 0
 
 
 def test_admin_home_renders_the_scoped_panels(client, world, today_world):

@@ -1,13 +1,11 @@
-"""core/permissions.py: the owner-scoped policy behind every back-office screen."""
+"""core/permissions.py: the owner-scoped policy behind every back-office screen, as the
+apps apply it to their models (reservations/permissions.py, mpesa/permissions.py)."""
 
 import pytest
 from django.http import Http404
 
-from core.permissions import (
-    booking_permission_policy,
-    payment_permission_policy,
-    properties_visible_to,
-)
+from mpesa.permissions import payment_permission_policy
+from reservations.permissions import booking_permission_policy, properties_visible_to
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

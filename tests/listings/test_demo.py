@@ -8,6 +8,7 @@ from wagtail.images import get_image_model
 from accounts.demo import seed_users
 from listings.demo import LISTINGS, seed_listings
 from listings.models import PropertyPage
+from mpesa.demo import seed_payments
 from reservations.demo import DEMO_BOOKINGS, seed_bookings
 from reservations.models import ACTIVE_STATUSES, Booking
 
@@ -45,6 +46,7 @@ def test_demo_bookings_are_consistent_with_their_payments(site_tree):
     users = seed_users()
     pages = seed_listings(users=users)
     bookings = seed_bookings(users=users, properties=pages)
+    seed_payments(bookings=bookings)  # the payments app's step, run after this one by seed_demo
     assert len(bookings) >= 3
     assert {b.status for b in bookings} >= {"CONFIRMED", "PROCESSING", "CANCELED"}
     for booking in bookings:

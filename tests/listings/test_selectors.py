@@ -216,3 +216,36 @@ def test_page_url_resolver_gives_the_url_page_get_url_gives(site_tree, rf):
             for page in pages:
                 assert resolve(page) == page.get_url(request=request), (host, type(request))
     assert page_url_resolver(None)(pages[0]) == pages[0].get_url()
+
+
+def test_nights_taken_come_from_what_the_apps_registered(site_tree, monkeypatch):
+    """listings knows no booking: reservations registers its active bookings as an Occupancy
+    (ReservationsConfig.ready()); without it a booked listing would look free."""
+    from listings import selectors
+    from reservations.availability import BOOKED_NIGHTS
+
+    assert selectors._night_takers() == [BOOKED_NIGHTS, selectors.BLOCKED_PERIODS]
+    booked = make_property()
+    make_booking(property=booked, check_in=future_date(11), nights=2, status="CONFIRMED")
+    dates = {"check_in": future_date(10), "check_out": future_date(14)}
+    assert booked.pk not in _ids(property_list_available(**dates))
+    assert property_count_available(**dates) == 0
+    assert property_unavailable_ranges(property=booked, start=future_date(10), end=future_date(14)) == [
+        (future_date(11), future_date(13))
+    ]
+
+    monkeypatch.setattr(selectors, "_occupancies", [])
+    assert booked.pk in _ids(property_list_available(**dates))
+    assert property_count_available(**dates) == 1
+    assert property_unavailable_ranges(property=booked, start=future_date(10), end=future_date(14)) == []
+
+
+def test_blocking_booked_nights_is_refused_by_the_bookings_occupancy(site_tree):
+    from listings.selectors import blocked_period_refusals
+
+    property = make_property()
+    booking = make_booking(property=property, check_in=future_date(5), nights=2, status="PENDING")
+    assert blocked_period_refusals(property_id=property.pk, start=future_date(6), end=future_date(9)) == [
+        f"These dates overlap bookings made on Nexus ({booking.reference}). Cancel or move those first."
+    ]
+    assert blocked_period_refusals(property_id=property.pk, start=future_date(7), end=future_date(9)) == []

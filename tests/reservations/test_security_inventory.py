@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from core.dashboard import dashboard_for_user
 from core.models import AuditEntry
+from mpesa.dashboard import payments_to_watch_for_user
 from mpesa.models import Payment
 from reservations.models import Booking
 from tests.factories import StaffFactory, UserFactory, future_date, make_booking, make_payment, make_property
@@ -238,8 +238,7 @@ def test_balance_deadline_task_cancels_an_overdue_booking_flags_its_payment_and_
     paid.refresh_from_db()
     assert paid.needs_refund and paid.flagged and "refund" in paid.flag_reason.lower()
     assert AuditEntry.objects.filter(action="booking.balance_deadline_passed", object_id=str(overdue.pk)).exists()
-    board = dashboard_for_user(user=StaffFactory())
-    assert paid in board.attention_payments
+    assert paid in payments_to_watch_for_user(user=StaffFactory()).attention_payments
     for booking in (not_due, fresh):
         booking.refresh_from_db()
         assert booking.status == "PROCESSING"
