@@ -5,8 +5,9 @@
 Steps: create a fresh PostgreSQL database nexus_bench_<pid> (PG_ADMIN_URL, default
 postgres://postgres@127.0.0.1:5432/postgres), migrate it, seed users and 50 listings
 with 10 photos each, start gunicorn (2 sync workers, bench.settings = the dev settings
-with DEBUG off plus the baseline views), run the scenarios, print a summary, stop
-gunicorn and drop the database.
+with DEBUG off plus the baseline views), run the scenarios (the callback one also starts
+a qcluster worker for its latency part), print a summary, stop gunicorn and drop the
+database.
 """
 
 import argparse
@@ -57,6 +58,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run (default 10)")
     parser.add_argument("--search-repeat", type=int, default=200, help="searches timed per data size (default 200)")
     parser.add_argument("--callbacks", type=int, default=6000, help="PENDING payments prepared for callbacks")
+    parser.add_argument("--latency-callbacks", type=int, default=120,
+                        help="callbacks timed from sending to the booking's status change, with a qcluster worker "
+                        "(default 120; 0 skips it)")
     parser.add_argument("--explain", action="store_true", help="print the search's EXPLAIN ANALYZE at 10k")
     parser.add_argument("--verbose", action="store_true", help="print every SQL query of the pages and API calls")
     parser.add_argument("--profile", default="", help="after the run, pyinstrument these scenarios in-process "
@@ -107,7 +111,8 @@ def main(argv=None) -> int:
         print(f"gunicorn: 2 sync workers on 127.0.0.1:{port}; load: 8 client threads, {args.seconds:.0f} s per run",
               flush=True)
         ctx = scenarios.Context(
-            port=port, seconds=args.seconds, users=users, listings=listings, owner=owner, verbose=args.verbose
+            port=port, seconds=args.seconds, users=users, listings=listings, owner=owner, verbose=args.verbose,
+            env=dict(os.environ), log_dir=media,
         )
         if "pages" in only:
             scenarios.page_render(ctx, verbose=args.verbose)
@@ -115,6 +120,8 @@ def main(argv=None) -> int:
             scenarios.booking_throughput(ctx)
         if "callback" in only:
             scenarios.callback_throughput(ctx, prepared=args.callbacks)
+            if args.latency_callbacks:
+                scenarios.callback_latency(ctx, count=args.latency_callbacks)
         if "search" in only:
             scenarios.search_scaling(ctx, repeat=args.search_repeat, explain=args.explain)
 
@@ -128,9 +135,10 @@ def main(argv=None) -> int:
             ratio = f"{goal.ratio:7.2%}" if goal.ratio is not None else "       "
             tag = "info" if goal.goal == "(reported)" else ("met" if goal.met else "MISSED")
             print(f"  [{tag:>6}] {goal.what:<44} {ratio}  goal {goal.goal:<34} {goal.figure}")
-        log = (media / "gunicorn.log").read_text(errors="replace") if (media / "gunicorn.log").exists() else ""
-        if "Traceback" in log:
-            print("\ngunicorn logged tracebacks:\n" + log[-4000:])
+        for name in ("gunicorn", "qcluster"):
+            log = (media / f"{name}.log").read_text(errors="replace") if (media / f"{name}.log").exists() else ""
+            if "Traceback" in log:
+                print(f"\n{name} logged tracebacks:\n" + log[-4000:])
         print(f"\nTotal bench time {time.monotonic() - started:.0f} s")
         # Missed goals are findings to report, not a failed run: exit 0 when the bench itself ran.
         return 0

@@ -33,7 +33,6 @@ def _profile(label: str, call, *, repeat: int, brief: bool = False) -> None:
 
 def run(ctx, *, which: list[str], repeat: int = 30) -> None:
     client = Client()
-    token = ctx.users[-1][1]
     listings = ctx.listings
     first = timezone.localdate() + dt.timedelta(days=200)
 
@@ -48,13 +47,17 @@ def run(ctx, *, which: list[str], repeat: int = 30) -> None:
                  brief=True)
 
     if "booking" in which:
+        from bench.scenarios import booking_users
+
+        tokens = [token for _, token in booking_users(ctx)][-repeat - 2:]  # not the load's last bookers
+
         def book(n):
             night = first + dt.timedelta(days=n // len(listings))
             response = client.post(
                 "/api/bookings/",
                 data=json.dumps({"property": listings[n % len(listings)].pk, "check_in": night.isoformat(),
                                  "check_out": (night + dt.timedelta(days=1)).isoformat(), "guests": []}),
-                content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}",
+                content_type="application/json", HTTP_AUTHORIZATION=f"Token {tokens[n % len(tokens)]}",
             )
             assert response.status_code == 201, response.content[:300]
 

@@ -153,11 +153,13 @@ def bulk_listings(*, count: int, owner, label: str) -> list[int]:
     return ids
 
 
+BULK_BOOKINGS_COLUMNS = (
+    "reference", "property_id", "primary_guest_id", "status", "check_in", "check_out", "nights", "party_size",
+    "price_per_night", "total_price", "amount_paid", "balance_due", "hold_expires_at", "booking_date", "updated_at",
+    "canceled_at", "cancel_reason", "cancel_kind",
+)
 BULK_BOOKINGS_SQL = """
-INSERT INTO reservations_booking
-    (reference, property_id, primary_guest_id, status, check_in, check_out, nights, party_size,
-     price_per_night, total_price, amount_paid, balance_due, hold_expires_at, booking_date, updated_at,
-     canceled_at, cancel_reason, cancel_kind)
+INSERT INTO reservations_booking ({columns})
 SELECT
     'S' || lpad(to_hex(s.property_id), 7, '0') || lpad(s.g::text, 2, '0'),
     s.property_id, %(guest)s,
@@ -168,7 +170,7 @@ SELECT
          ELSE s.price * s.nights END,
     CASE (s.property_id * 7 + s.g) %% 10 WHEN 2 THEN s.price * (s.nights - 1) WHEN 3 THEN 0
          WHEN 0 THEN s.price * s.nights WHEN 1 THEN s.price * s.nights ELSE 0 END,
-    NULL, now(), now(), NULL, '', ''
+    NULL, now(), now(), NULL, '', ''{other_values}
 FROM (
     SELECT p.page_ptr_id AS property_id, p.price_per_night AS price, g,
            %(first_day)s::date + (p.page_ptr_id * 7) %% 15 + g * 15 + (p.page_ptr_id + g * 3) %% 5 AS check_in,
@@ -179,15 +181,25 @@ FROM (
 """
 
 
-def bulk_bookings(*, property_ids: list[int], guest_id: int, per_listing: int = 20) -> int:
-    """`per_listing` stays per listing (PostgreSQL only). Slots are 15 days wide; a stay of at
-    most 6 nights starting at most 4 days into its slot never reaches the next one."""
-    first_day = timezone.localdate() + dt.timedelta(days=1)
+def bulk_bookings(*, property_ids: list[int], guest_id: int, per_listing: int = 20,
+                  first_day: dt.date | None = None) -> int:
+    """`per_listing` stays per listing (PostgreSQL only), from tomorrow unless `first_day` says.
+    Slots are 15 days wide; a stay of at most 6 nights starting at most 4 days into its slot
+    never reaches the next one."""
+    from reservations.models import Booking
+
+    first_day = first_day or timezone.localdate() + dt.timedelta(days=1)
+    params = {"guest": guest_id, "first_day": first_day, "per_listing": per_listing, "ids": property_ids}
+    # Columns added to Booking after this statement was written get their model default.
+    others = [f for f in Booking._meta.concrete_fields if not f.primary_key and f.column not in BULK_BOOKINGS_COLUMNS]
+    for n, f in enumerate(others):
+        params[f"other_{n}"] = f.get_db_prep_save(f.get_default(), connection)
+    sql = BULK_BOOKINGS_SQL.format(
+        columns=", ".join([*BULK_BOOKINGS_COLUMNS, *(f.column for f in others)]),
+        other_values="".join(f", %(other_{n})s" for n in range(len(others))),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            BULK_BOOKINGS_SQL,
-            {"guest": guest_id, "first_day": first_day, "per_listing": per_listing, "ids": property_ids},
-        )
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 
