@@ -56,3 +56,6 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("recorded summaries")
         for summary in _recorded_summaries:
             terminalreporter.write_line(summary)
+
+
+from tests.chromium import chromium  # noqa: E402,F401 (the shared browser fixture)

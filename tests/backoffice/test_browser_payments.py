@@ -45,8 +45,8 @@ def allow_orm_beside_playwright(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_staff_filters_payments_and_rechecks_one_with_mpesa(live_server, simulator, allow_orm_beside_playwright):
-    from playwright.sync_api import expect, sync_playwright
+def test_staff_filters_payments_and_rechecks_one_with_mpesa(live_server, simulator, allow_orm_beside_playwright, chromium):
+    from playwright.sync_api import expect
 
     staff = StaffFactory(name="Wanjiru Kamau")
     stay = make_property(price_per_night=4500, title="Diani beach house")
@@ -62,9 +62,9 @@ def test_staff_filters_payments_and_rechecks_one_with_mpesa(live_server, simulat
 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "backoffice-payment-recheck.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    browser = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    if True:
+        page = browser.new_page()
         page.set_default_timeout(20_000)
 
         page.goto(f"{live_server.url}/admin/login/")

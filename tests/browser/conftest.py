@@ -11,15 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (used by the browser tests)
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 CALLBACK_TOKEN = "browser-callback-token-8d2f6a1c9e4b7d3f"
 # How long to wait for something that depends on M-Pesa (the simulator's callback).
@@ -28,20 +20,6 @@ PAYMENT_TIMEOUT_MS = 20_000
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
 # ordinary synchronous code and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is not installed (set REQUIRE_BROWSER=1 to fail instead)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -296,27 +296,12 @@ def test_phone_buttons_end_the_prompt_with_darajas_codes(api, simulator, live_se
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_a_new_prompt_appears_on_the_open_phone_page_and_can_be_paid_in_a_browser(api, simulator, live_server):
-    chromium = "/usr/bin/chromium"
-    if not os.path.exists(chromium):
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {chromium} is missing")
-        pytest.skip(f"{chromium} is not installed")
+def test_a_new_prompt_appears_on_the_open_phone_page_and_can_be_paid_in_a_browser(api, simulator, live_server, chromium):
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+    browser = chromium.new_context()
+    if True:
         try:
             page = browser.new_page()
             errors = []
@@ -334,7 +319,7 @@ def test_a_new_prompt_appears_on_the_open_phone_page_and_can_be_paid_in_a_browse
             expect(page.get_by_test_id(f"history-{checkout}")).to_have_attribute("data-state", "paid")
             assert not errors, errors
         finally:
-            browser.close()
+            browser.close()  # the context; the shared browser stays up
     wait_until(
         lambda: SimulatedStkPush.objects.get(checkout_request_id=checkout).callbacks_sent == 1,
         timeout=10,

@@ -1,0 +1,34 @@
+"""One headless Debian Chromium per test process, shared by every browser test.
+
+Playwright's sync API runs an event loop on the thread that started it, and a second
+sync_playwright() on that thread while the first is alive fails ("Sync API inside the
+asyncio loop"). So no test starts its own: they all take the session `chromium` fixture.
+"""
+
+import os
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is not installed (set REQUIRE_BROWSER=1 to fail instead)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
