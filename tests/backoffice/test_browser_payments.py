@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mpesa.models import Payment
+from tests.chromium import CHROMIUM
 from tests.factories import start_payment
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -17,15 +18,6 @@ from tests.factories import (
     make_property,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 pytestmark = [
@@ -63,40 +55,39 @@ def test_staff_filters_payments_and_rechecks_one_with_mpesa(live_server, simulat
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "backoffice-payment-recheck.png"
     browser = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    if True:
-        page = browser.new_page()
-        page.set_default_timeout(20_000)
+    page = browser.new_page()
+    page.set_default_timeout(20_000)
 
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("input[name=username]", staff.email)
-        page.fill("input[name=password]", DEFAULT_PASSWORD)
-        page.click("button[type=submit]")
-        expect(page.locator("[data-pending-payments]")).to_contain_text("1 payment waiting for M-Pesa")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("input[name=username]", staff.email)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("[data-pending-payments]")).to_contain_text("1 payment waiting for M-Pesa")
 
-        page.get_by_role("link", name="Payments").first.click()
-        expect(page).to_have_url(re.compile(r"/admin/snippets/mpesa/payment/"))
-        rows = page.locator("#listing-results tbody tr")
-        expect(rows).to_have_count(2)
+    page.get_by_role("link", name="Payments").first.click()
+    expect(page).to_have_url(re.compile(r"/admin/snippets/mpesa/payment/"))
+    rows = page.locator("#listing-results tbody tr")
+    expect(rows).to_have_count(2)
 
-        page.get_by_role("button", name="Filter").click()
-        page.locator("button[aria-controls=drilldown-id_status]").click()
-        page.locator("#id_status").get_by_label("Pending").check()
-        expect(rows).to_have_count(1)
-        expect(rows.first).to_contain_text("NXSTUCK3")
-        expect(page.locator("#listing-results")).not_to_contain_text("NXPAID22")
-        page.keyboard.press("Escape")
-        page.screenshot(path=str(ARTIFACTS / "backoffice-payments-filtered.png"))
+    page.get_by_role("button", name="Filter").click()
+    page.locator("button[aria-controls=drilldown-id_status]").click()
+    page.locator("#id_status").get_by_label("Pending").check()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("NXSTUCK3")
+    expect(page.locator("#listing-results")).not_to_contain_text("NXPAID22")
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(ARTIFACTS / "backoffice-payments-filtered.png"))
 
-        page.get_by_role("link", name=f"Payment #{stuck.pk}").click()
-        expect(page.locator("[data-payment-status]")).to_have_text("Pending")
-        page.locator("[data-payment-actions]").get_by_role("link", name="Re-check with M-Pesa").click()
+    page.get_by_role("link", name=f"Payment #{stuck.pk}").click()
+    expect(page.locator("[data-payment-status]")).to_have_text("Pending")
+    page.locator("[data-payment-actions]").get_by_role("link", name="Re-check with M-Pesa").click()
 
-        expect(page.locator(".messages")).to_contain_text(f"payment #{stuck.pk} is now Paid")
-        expect(page.locator("[data-payment-status]")).to_have_text("Paid")
-        expect(page.locator("[data-last-query]")).to_contain_text("ResultCode")
-        expect(page.locator("[data-payment-actions]")).not_to_contain_text("Re-check with M-Pesa")
-        page.screenshot(path=str(screenshot), full_page=True)
-        browser.close()
+    expect(page.locator(".messages")).to_contain_text(f"payment #{stuck.pk} is now Paid")
+    expect(page.locator("[data-payment-status]")).to_have_text("Paid")
+    expect(page.locator("[data-last-query]")).to_contain_text("ResultCode")
+    expect(page.locator("[data-payment-actions]")).not_to_contain_text("Re-check with M-Pesa")
+    page.screenshot(path=str(screenshot), full_page=True)
+    browser.close()
 
     print(f"screenshots: {ARTIFACTS / 'backoffice-payments-filtered.png'} {screenshot}")
     stuck.refresh_from_db()

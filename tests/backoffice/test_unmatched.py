@@ -3,10 +3,8 @@ attach to a booking, mark for refund). Owners never see any of it."""
 
 import json
 import re
-import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from wagtail.permissions import policy_registry
@@ -18,6 +16,7 @@ from mpesa.unmatched import callback_attach_to_booking, callback_mark_for_refund
 from mpesa.unmatched_views import StaffOnlyPermissionPolicy, nairobi_time
 from reservations.models import Booking
 from tests.callbacks import stk_success_body
+from tests.processes import run_together
 from tests.factories import StaffFactory, future_date, make_booking, make_payment, make_property
 
 TOKEN = "unmatched-test-token-5b8e2f1c9d7a3e6b"
@@ -344,26 +343,6 @@ def test_mark_for_refund_takes_it_off_the_queue(unmatched, world):
 # --- Races ------------------------------------------------------------------------------------------
 
 
-def _run_together(functions) -> list:
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # collected for the assertions
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
-
 
 @pytest.mark.django_db(transaction=True)
 def test_two_staff_members_acting_at_once_only_one_wins(post_callback, world, booking):
@@ -372,7 +351,7 @@ def test_two_staff_members_acting_at_once_only_one_wins(post_callback, world, bo
     other = make_booking(property=world["stay_b"], check_in=future_date(60), reference="NXRACE22")
     second_staff = StaffFactory()
 
-    results = _run_together(
+    results = run_together(
         [
             lambda: callback_attach_to_booking(
                 record_id=record.pk, booking_reference_or_id="NX7F3K2Q", actor=world["staff"], note="a"

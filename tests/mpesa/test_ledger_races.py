@@ -6,13 +6,11 @@ posts before answering our push waits in the ledger without holding the request.
 
 import datetime as dt
 import json
-import threading
 import time
 import uuid
 
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 
 from core.models import AuditEntry
@@ -20,6 +18,7 @@ from mpesa.callbacks import parse_stk_callback
 from mpesa.models import CallbackRecord, Payment
 from mpesa.settle import Outcome, callback_apply, callback_store, payment_settle
 from tests.callbacks import stk_success_body
+from tests.processes import run_together
 from tests.factories import make_booking, make_payment, make_property, recompute_booking_money, start_payment
 from tests.mpesa.conftest import CALLBACK_TOKEN
 from tests.mpesa.fake_daraja import accepted, fake_daraja  # noqa: F401 (fixture)
@@ -28,28 +27,6 @@ PHONE = "0712345678"
 MSISDN = "254712345678"
 TIMES = 10
 
-
-def _run_together(functions) -> list:
-    """Start every function at the same moment in its own thread (and database connection);
-    return what each returned or raised."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # collected for the assertions
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def _success(checkout_request_id: str, *, amount: int, receipt: str) -> dict:
@@ -87,7 +64,7 @@ def test_the_same_callback_posted_ten_times_at_once_is_one_row_and_one_credit(li
     body = _success(payment.checkout_request_id, amount=4000, receipt="SRACE10X01")
     url = f"{live_server.url}/payments/callback/{CALLBACK_TOKEN}/"
 
-    results = _run_together([lambda: requests.post(url, json=body, timeout=30) for _ in range(TIMES)])
+    results = run_together([lambda: requests.post(url, json=body, timeout=30) for _ in range(TIMES)])
 
     assert [getattr(r, "status_code", r) for r in results] == [200] * TIMES, results
     assert all(r.json() == {"ResultCode": 0, "ResultDesc": "Accepted"} for r in results)
@@ -106,7 +83,7 @@ def test_ten_workers_storing_and_applying_the_same_callback_at_once_credit_once(
         record_id, created = callback_store(raw_body=raw, parsed=parse_stk_callback(body))
         return created, callback_apply(record_id=record_id).state
 
-    results = _run_together([deliver for _ in range(TIMES)])
+    results = run_together([deliver for _ in range(TIMES)])
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sorted(created for created, _ in results) == [False] * (TIMES - 1) + [True]

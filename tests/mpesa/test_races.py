@@ -1,40 +1,18 @@
 """Races, with real threads and their own database connections (PostgreSQL and SQLite)."""
 
-import threading
 
 import pytest
 import requests
-from django.db import connection
 
 from core.exceptions import ApplicationError
 from core.models import AuditEntry
 from mpesa.models import Payment
+from tests.processes import run_together
 from tests.factories import start_payment
 from reservations.models import BookingGuest
 from tests.factories import UserFactory, make_booking, make_payment, make_property
 from tests.mpesa.conftest import CALLBACK_TOKEN
 
-
-def _run_together(functions) -> list:
-    """Start every function at the same moment; return what each returned or raised."""
-    barrier = threading.Barrier(len(functions))
-    results = [None] * len(functions)
-
-    def run(index, function):
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as error:  # collected for the assertions
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -47,7 +25,7 @@ def test_two_guests_racing_for_the_last_balance_never_ask_for_more_than_is_due(s
     BookingGuest.objects.create(booking=booking, name=co_guest.name, user=co_guest)
     payers = [(booking.primary_guest, "0712000001"), (co_guest, "0712000002"), (booking.primary_guest, "0712000003")]
 
-    results = _run_together(
+    results = run_together(
         [
             (
                 lambda user=user, phone=phone: start_payment(
@@ -70,7 +48,7 @@ def test_two_guests_racing_for_the_last_balance_never_ask_for_more_than_is_due(s
 def test_split_payments_racing_never_exceed_the_balance(simulator):
     booking = make_booking(property=make_property(price_per_night=5000), nights=2)
     amounts = [4000, 4000, 4000, 4000]
-    results = _run_together(
+    results = run_together(
         [
             (
                 lambda n=n, amount=amount: start_payment(
@@ -111,7 +89,7 @@ def test_identical_callbacks_posted_concurrently_credit_once(simulator, live_ser
     }
     url = f"{live_server.url}/payments/callback/{CALLBACK_TOKEN}/"
 
-    results = _run_together([lambda: requests.post(url, json=body, timeout=30) for _ in range(4)])
+    results = run_together([lambda: requests.post(url, json=body, timeout=30) for _ in range(4)])
 
     assert [r.status_code for r in results] == [200] * 4, results
     assert all(r.json() == {"ResultCode": 0, "ResultDesc": "Accepted"} for r in results)
@@ -151,7 +129,7 @@ def test_a_callback_racing_a_reconciliation_query_credits_once(simulator, settin
         }
     }
     url = f"{settings.MPESA_CALLBACK_BASE_URL}/payments/callback/{CALLBACK_TOKEN}/"
-    results = _run_together(
+    results = run_together(
         [
             lambda: requests.post(url, json=body, timeout=30).status_code,
             lambda: payment_query_and_settle(payment_id=payment.pk).status,

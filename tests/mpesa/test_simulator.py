@@ -301,25 +301,24 @@ def test_a_new_prompt_appears_on_the_open_phone_page_and_can_be_paid_in_a_browse
     from playwright.sync_api import expect
 
     browser = chromium.new_context()
-    if True:
-        try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{live_server.url}/simulator/phone/{MSISDN}/")
-            expect(page.get_by_test_id("no-prompts")).to_be_visible()
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{live_server.url}/simulator/phone/{MSISDN}/")
+        expect(page.get_by_test_id("no-prompts")).to_be_visible()
 
-            checkout = api.push(Amount=700).json()["CheckoutRequestID"]  # arrives while the page is open
-            prompt = page.get_by_test_id(f"prompt-{checkout}")
-            expect(prompt).to_be_visible(timeout=10_000)
-            expect(prompt).to_have_attribute("data-amount", "700")
-            page.get_by_test_id(f"pin-{checkout}").fill("4321")
-            prompt.get_by_role("button", name="Pay").click()
-            expect(page.get_by_test_id("phone-message")).to_contain_text("Confirmed. Ksh700.00")
-            expect(page.get_by_test_id(f"history-{checkout}")).to_have_attribute("data-state", "paid")
-            assert not errors, errors
-        finally:
-            browser.close()  # the context; the shared browser stays up
+        checkout = api.push(Amount=700).json()["CheckoutRequestID"]  # arrives while the page is open
+        prompt = page.get_by_test_id(f"prompt-{checkout}")
+        expect(prompt).to_be_visible(timeout=10_000)
+        expect(prompt).to_have_attribute("data-amount", "700")
+        page.get_by_test_id(f"pin-{checkout}").fill("4321")
+        prompt.get_by_role("button", name="Pay").click()
+        expect(page.get_by_test_id("phone-message")).to_contain_text("Confirmed. Ksh700.00")
+        expect(page.get_by_test_id(f"history-{checkout}")).to_have_attribute("data-state", "paid")
+        assert not errors, errors
+    finally:
+        browser.close()  # the context; the shared browser stays up
     wait_until(
         lambda: SimulatedStkPush.objects.get(checkout_request_id=checkout).callbacks_sent == 1,
         timeout=10,
