@@ -9,10 +9,12 @@ import logging
 import re
 
 _TOKEN_IN_PATH = re.compile(r"(/payments/(?:callback|result|timeout)/)[^/?#\s\"']+")
+# A listing's calendar export address (/calendar/<token>.ics) is its only key, so it is masked too.
+_CALENDAR_TOKEN_IN_PATH = re.compile(r"(/calendar/)[^/?#\s\"']+(\.ics)")
 
 
 def mask_callback_tokens(text: str) -> str:
-    return _TOKEN_IN_PATH.sub(r"\1***", text)
+    return _CALENDAR_TOKEN_IN_PATH.sub(r"\1***\2", _TOKEN_IN_PATH.sub(r"\1***", text))
 
 
 class MaskCallbackTokens(logging.Filter):

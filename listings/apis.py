@@ -1,4 +1,5 @@
-"""Properties API (public): search, one listing, and its taken nights. See docs/api.md "Properties"."""
+"""Properties API (public): search, one listing, its taken nights and the price of a stay.
+See docs/api.md "Properties"."""
 
 import datetime as dt
 
@@ -21,6 +22,7 @@ from listings.selectors import (
     property_list_available,
     property_list_summaries,
     property_photo_urls,
+    property_price_rules,
     property_rendition_url,
     property_thumbnail_url,
     property_unavailable_ranges,
@@ -162,6 +164,11 @@ class PropertyDetailApi(APIView):
         min_deposit_percent = serializers.IntegerField()
         max_nights = serializers.IntegerField()
         min_credit_score = serializers.IntegerField(allow_null=True)
+        # The price rules besides seasons; a stay's nightly prices, seasons included, come
+        # from the quote endpoint.
+        weekend_price_per_night = serializers.IntegerField(allow_null=True, help_text="Friday and Saturday nights")
+        weekly_discount_percent = serializers.IntegerField(help_text="Off stays of 7 nights or more")
+        monthly_discount_percent = serializers.IntegerField(help_text="Off stays of 28 nights or more")
 
         def get_description(self, page) -> str:
             return expand_db_html(page.description)
@@ -219,4 +226,67 @@ class PropertyAvailabilityApi(APIView):
         page = property_get_public(property_id=property_id, details=False)
         ranges = property_unavailable_ranges(property=page, **window.validated_data)
         body = {"unavailable": [{"start": start, "end": end} for start, end in ranges]}
+        return Response(self.OutputSerializer(body).data)
+
+
+class PropertyQuoteApi(APIView):
+    """What a stay would cost, night by night, as a booking made now would be charged
+    (listings.pricing, the function booking creation uses). The property page's live
+    estimate asks here. Whether the nights are free is the availability endpoint's answer."""
+
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        check_in = serializers.DateField()
+        check_out = serializers.DateField()
+
+        def validate(self, attrs):
+            check_in, check_out = attrs["check_in"], attrs["check_out"]
+            if check_in < timezone.localdate():
+                raise serializers.ValidationError({"check_in": ["Check-in cannot be in the past."]})
+            if check_out <= check_in:
+                raise serializers.ValidationError({"check_out": ["Check-out must be after check-in."]})
+            return attrs
+
+    class OutputSerializer(serializers.Serializer):
+        class NightSerializer(serializers.Serializer):
+            date = serializers.DateField()
+            price = serializers.IntegerField()
+
+        check_in = serializers.DateField()
+        check_out = serializers.DateField()
+        nights = serializers.IntegerField()
+        nightly_prices = NightSerializer(many=True)
+        subtotal = serializers.IntegerField(help_text="The nights' prices added up")
+        discount_percent = serializers.IntegerField(help_text="Weekly (7+ nights) or monthly (28+) discount; 0 if none")
+        discount = serializers.IntegerField(help_text="Shillings off the subtotal, rounded down")
+        total_price = serializers.IntegerField()
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, 400: BAD_QUERY, 404: NOT_FOUND},
+        tags=["properties"],
+        auth=[],
+    )
+    def get(self, request, property_id: int):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        check_in, check_out = filters.validated_data["check_in"], filters.validated_data["check_out"]
+        page = property_get_public(property_id=property_id, details=False)
+        if (check_out - check_in).days > page.max_nights:
+            # Also bounds the work: a quote is at most a year of nights.
+            raise serializers.ValidationError(
+                {"check_out": [f"This property takes stays of at most {page.max_nights} nights."]}
+            )
+        quote = property_price_rules(property=page, start=check_in, end=check_out).quote(check_in, check_out)
+        body = {
+            "check_in": check_in,
+            "check_out": check_out,
+            "nights": quote.nights,
+            "nightly_prices": [{"date": night, "price": price} for night, price in quote.nightly],
+            "subtotal": quote.subtotal,
+            "discount_percent": quote.discount_percent,
+            "discount": quote.discount,
+            "total_price": quote.total,
+        }
         return Response(self.OutputSerializer(body).data)

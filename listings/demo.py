@@ -5,11 +5,13 @@ seed again creates nothing new. Photos are placeholders drawn with Pillow (no
 network, no stock photos), stored as ordinary Wagtail images.
 """
 
+import datetime as dt
 import io
 import random
 import zlib
 
 from django.core.files.images import ImageFile
+from django.utils import timezone
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 from wagtail.images import get_image_model
@@ -17,7 +19,7 @@ from wagtail.images import get_image_model
 from accounts.models import User
 from accounts.owner_media import owner_collection_ensure
 from core.demo import DemoOrder, DemoStep
-from listings.models import Amenity, PropertyGalleryImage, PropertyPage
+from listings.models import Amenity, PropertyGalleryImage, PropertyPage, PropertySeasonalPrice
 from listings.site_setup import ensure_site_tree
 
 AMINA = "owner.amina@nexus.demo"
@@ -163,6 +165,9 @@ LISTINGS = [
         "area": "Shela Village",
         "coords": ("-2.296000", "40.918000"),
         "price_per_night": 15000,
+        "weekend_price_per_night": 17000,
+        "weekly_discount_percent": 10,
+        "seasons": [("Christmas and New Year", (12, 20), (1, 4), 22000)],
         "max_guests": 6,
         "min_nights": 3,
         "min_deposit_percent": 50,
@@ -180,6 +185,13 @@ LISTINGS = [
         "area": "Turtle Bay",
         "coords": ("-3.354000", "40.016000"),
         "price_per_night": 18000,
+        "weekend_price_per_night": 21000,
+        "weekly_discount_percent": 10,
+        "monthly_discount_percent": 25,
+        "seasons": [
+            ("Christmas and New Year", (12, 18), (1, 5), 26000),
+            ("Long rains", (4, 15), (6, 1), 14000),
+        ],
         "max_guests": 10,
         "min_nights": 2,
         "scene": "beach",
@@ -330,6 +342,9 @@ def _create_listing(*, index, spec: dict, owner: User, amenities: dict) -> Prope
         latitude=latitude,
         longitude=longitude,
         price_per_night=spec["price_per_night"],
+        weekend_price_per_night=spec.get("weekend_price_per_night"),
+        weekly_discount_percent=spec.get("weekly_discount_percent", 0),
+        monthly_discount_percent=spec.get("monthly_discount_percent", 0),
         max_guests=spec["max_guests"],
         min_nights=spec["min_nights"],
         min_deposit_percent=spec.get("min_deposit_percent", 20),
@@ -345,9 +360,26 @@ def _create_listing(*, index, spec: dict, owner: User, amenities: dict) -> Prope
         )
         for position, caption in enumerate(spec["photos"])
     ]
+    page.seasonal_prices = [
+        PropertySeasonalPrice(label=label, start=start, end=end, price_per_night=price)
+        for label, first, last, price in spec.get("seasons", [])
+        for start, end in [_next_season(first, last)]
+    ]
     index.add_child(instance=page)
     page.save_revision(user=owner).publish(user=owner)
     return page
+
+
+def _next_season(first: tuple[int, int], last: tuple[int, int]) -> tuple[dt.date, dt.date]:
+    """The coming (or current) yearly season from (month, day) `first` to `last`, which may
+    fall in the next year (Christmas to New Year), so the demo always shows it ahead."""
+    today = timezone.localdate()
+    for year in (today.year - 1, today.year):
+        start = dt.date(year, *first)
+        end = dt.date(year + (last < first), *last)
+        if end > today:
+            return start, end
+    return dt.date(today.year + 1, *first), dt.date(today.year + 1 + (last < first), *last)
 
 
 # Registered in ListingsConfig.ready(): the site tree first of all, the listings after the

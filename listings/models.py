@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -9,8 +11,14 @@ from wagtail.fields import RichTextField
 from wagtail.models import Orderable, Page
 from wagtail.search import index
 
-from listings.forms import PropertyPageForm
+from listings.calendar.panels import CalendarSyncPanel
+from listings.forms import PropertyPageForm, SeasonalPricesPanel
+from listings.panels import LocationMapPanel
 from listings.permission_testers import ListingIndexPagePermissionTester, PropertyPagePermissionTester
+from listings.pricing import MAX_DISCOUNT_PERCENT, MONTHLY_NIGHTS, WEEKLY_NIGHTS, PriceRules, Season
+
+# Seasons one listing may have: a year's holidays and high seasons with room to spare.
+MAX_SEASONS = 50
 
 
 class Amenity(models.Model):
@@ -147,11 +155,36 @@ class PropertyPage(Page):
         validators=[MaxValueValidator(100)],
         help_text="Guests below this credit score cannot book. Empty: everyone can.",
     )
+    # Prices beyond the base one (listings.pricing; docs/booking-rules.md "Prices").
+    weekend_price_per_night = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Whole shillings for a Friday or Saturday night. Empty: the usual price.",
+    )
+    weekly_discount_percent = models.PositiveSmallIntegerField(
+        "weekly discount (%)",
+        default=0,
+        blank=True,
+        validators=[MaxValueValidator(MAX_DISCOUNT_PERCENT)],
+        help_text=f"Off stays of {WEEKLY_NIGHTS} nights or more (0 to {MAX_DISCOUNT_PERCENT}).",
+    )
+    monthly_discount_percent = models.PositiveSmallIntegerField(
+        "monthly discount (%)",
+        default=0,
+        blank=True,
+        validators=[MaxValueValidator(MAX_DISCOUNT_PERCENT)],
+        help_text=f"Off stays of {MONTHLY_NIGHTS} nights or more (0 to {MAX_DISCOUNT_PERCENT}).",
+    )
 
     content_panels = Page.content_panels + [
         FieldPanel("description"),
         MultiFieldPanel(
-            [FieldRowPanel([FieldPanel("area"), FieldPanel("town")]), FieldRowPanel([FieldPanel("latitude"), FieldPanel("longitude")])],
+            [
+                FieldRowPanel([FieldPanel("area"), FieldPanel("town")]),
+                FieldRowPanel([FieldPanel("latitude"), FieldPanel("longitude")]),
+                LocationMapPanel("latitude", "longitude", heading="Map"),
+            ],
             heading="Location",
         ),
         MultiFieldPanel(
@@ -162,8 +195,29 @@ class PropertyPage(Page):
             ],
             heading="Price and rules",
         ),
+        MultiFieldPanel(
+            [
+                FieldRowPanel(
+                    [
+                        FieldPanel("weekend_price_per_night"),
+                        FieldPanel("weekly_discount_percent"),
+                        FieldPanel("monthly_discount_percent"),
+                    ]
+                ),
+                SeasonalPricesPanel(
+                    "seasonal_prices",
+                    label="Season",
+                    heading="Seasonal prices",
+                    max_num=MAX_SEASONS,
+                    help_text="A season's price replaces the usual and the weekend price for its nights. "
+                    "The end date is the first night back at the usual price; seasons may not overlap.",
+                ),
+            ],
+            heading="Seasons and discounts",
+        ),
         FieldPanel("amenities", widget=forms.CheckboxSelectMultiple),
         InlinePanel("gallery_images", label="Photos", heading="Photo gallery"),
+        CalendarSyncPanel(heading="Calendar sync (iCal)"),
     ]
     search_fields = Page.search_fields + [
         index.SearchField("description"),
@@ -188,11 +242,34 @@ class PropertyPage(Page):
                 condition=Q(min_deposit_percent__gte=20, min_deposit_percent__lte=100),
                 name="property_min_deposit_percent_range",
             ),
+            models.CheckConstraint(
+                condition=Q(weekend_price_per_night__isnull=True) | Q(weekend_price_per_night__gte=1),
+                name="property_weekend_price_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(weekly_discount_percent__lte=MAX_DISCOUNT_PERCENT)
+                & Q(monthly_discount_percent__lte=MAX_DISCOUNT_PERCENT),
+                name="property_discount_percent_range",
+            ),
         ]
 
     @property
     def location(self) -> str:
         return f"{self.area}, {self.town}" if self.area else self.town
+
+    def price_rules(self, *, seasons=None) -> PriceRules:
+        """This listing's prices for listings.pricing. `seasons` (Season tuples) when the caller
+        read them already; otherwise every season row, which in a preview are the editor's
+        unsaved ones."""
+        if seasons is None:
+            seasons = [season.as_pricing() for season in self.seasonal_prices.all()]
+        return PriceRules(
+            base=self.price_per_night,
+            weekend=self.weekend_price_per_night,
+            seasons=tuple(seasons),
+            weekly_percent=self.weekly_discount_percent or 0,
+            monthly_percent=self.monthly_discount_percent or 0,
+        )
 
     def permissions_for_user(self, user):
         # Owners may touch only their own listings, even with "publish" on the index.
@@ -206,12 +283,101 @@ class PropertyPage(Page):
         return context
 
 
+class PropertySeasonalPrice(models.Model):
+    """A nightly price for the nights of [start, end) of one listing: high season, holidays.
+
+    Edited in the listing's "Seasons and discounts" panel, where seasons that overlap are
+    refused (listings.forms.SeasonalPriceFormSet); listings.pricing decides what a night costs.
+    """
+
+    page = ParentalKey(PropertyPage, on_delete=models.CASCADE, related_name="seasonal_prices")
+    start = models.DateField(help_text="First night at the season's price")
+    end = models.DateField(help_text="First night back at the usual price (the season's last night is the day before)")
+    price_per_night = models.PositiveIntegerField(validators=[MinValueValidator(1)], help_text="Whole Kenyan shillings")
+    label = models.CharField(max_length=80, blank=True, help_text="e.g. Christmas and New Year")
+
+    panels = [
+        FieldRowPanel([FieldPanel("start"), FieldPanel("end")]),
+        FieldRowPanel([FieldPanel("price_per_night"), FieldPanel("label")]),
+    ]
+
+    class Meta:
+        ordering = ["page", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")),
+                name="season_end_after_start",
+                violation_error_message="A season ends after it starts: its end date is the first night back "
+                "at the usual price.",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_per_night__gte=1),
+                name="season_price_positive",
+                violation_error_message="A season's price is at least 1 shilling a night.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        name = self.label or "Season"
+        return f"{name}: {self.start:%d %b %Y} to {self.end:%d %b %Y}, KES {self.price_per_night:,}"
+
+    def as_pricing(self) -> Season:
+        return Season(start=self.start, end=self.end, price=self.price_per_night, label=self.label)
+
+
 class PropertyGalleryImage(Orderable):
     page = ParentalKey(PropertyPage, on_delete=models.CASCADE, related_name="gallery_images")
     image = models.ForeignKey("wagtailimages.Image", on_delete=models.CASCADE, related_name="+")
     caption = models.CharField(max_length=250, blank=True)
 
     panels = [FieldPanel("image"), FieldPanel("caption")]
+
+
+class CalendarExport(models.Model):
+    """The secret in the address of a listing's iCal feed (GET /calendar/<token>.ics).
+
+    Its own row rather than a page field: page fields live on in revisions, so reverting
+    a revision or copying the page would bring an old address back to life. Regenerating
+    replaces the token, and the old address answers 404 from then on (listings.calendar).
+    """
+
+    property = models.OneToOneField(
+        PropertyPage, on_delete=models.CASCADE, primary_key=True, related_name="calendar_export"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    issued_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Calendar export of {self.property_id}"
+
+
+class CalendarFeed(models.Model):
+    """An iCal address of this listing elsewhere (Airbnb, Booking.com...), imported as
+    blocked periods tagged with the feed (listings.calendar; docs/calendar-sync.md)."""
+
+    property = models.ForeignKey(PropertyPage, on_delete=models.CASCADE, related_name="calendar_feeds")
+    url = models.URLField(
+        "calendar address", max_length=2000, help_text="The calendar's iCal (.ics) export address on the other site"
+    )
+    # The validators of the last answer, sent back as If-None-Match / If-Modified-Since.
+    etag = models.CharField(max_length=255, blank=True)
+    last_modified = models.CharField(max_length=64, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    panels = [FieldPanel("property"), FieldPanel("url")]
+
+    class Meta:
+        ordering = ["property", "pk"]
+        verbose_name = "imported calendar"
+        constraints = [models.UniqueConstraint(fields=["property", "url"], name="calendar_feed_url_once")]
+
+    def __str__(self) -> str:
+        return urlsplit(self.url).hostname or self.url
 
 
 class BlockedPeriod(models.Model):
@@ -223,13 +389,25 @@ class BlockedPeriod(models.Model):
     reason = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on blocks imported from another site's calendar (null: blocked by hand, which
+    # imports never touch). feed_uid names the event in that feed, so a re-import updates
+    # the block instead of adding a second one; removing the feed removes its blocks.
+    feed = models.ForeignKey(
+        CalendarFeed, null=True, blank=True, on_delete=models.CASCADE, related_name="blocked_periods"
+    )
+    feed_uid = models.CharField(max_length=255, blank=True)
 
     panels = [FieldPanel("property"), FieldRowPanel([FieldPanel("start"), FieldPanel("end")]), FieldPanel("reason")]
 
     class Meta:
         ordering = ["property", "start"]
         indexes = [models.Index(fields=["property", "start", "end"])]
-        constraints = [models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="blocked_period_end_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="blocked_period_end_after_start"),
+            models.UniqueConstraint(
+                fields=["feed", "feed_uid"], condition=Q(feed__isnull=False), name="blocked_period_feed_event_once"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.property} blocked {self.start:%d %b} - {self.end:%d %b %Y}"

@@ -24,15 +24,18 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.template.loader import get_template, render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from wagtail.images import get_image_model
 
 from listings.models import ListingIndexPage, PropertyGalleryImage
+from listings.pricing import PriceRules, Quote, nightly_prices, short_kes
 from listings.selectors import (
     property_attach_covers,
     property_list_available,
     property_list_with_cover_ids,
+    property_price_rules_many,
     property_unavailable_ranges,
 )
 
@@ -109,21 +112,13 @@ class SearchForm(forms.Form):
         return filters
 
 
-@dataclass(frozen=True)
-class StayQuote:
-    check_in: dt.date
-    check_out: dt.date
-    nights: int
-    price_per_night: int
-    total: int
-
-
-def stay_quote(*, price_per_night: int, check_in: dt.date | None, check_out: dt.date | None) -> StayQuote | None:
-    """What a stay would cost, as booking_create will charge it: nights x price per night."""
+def stay_quote(*, rules: Callable[[], PriceRules], check_in: dt.date | None, check_out: dt.date | None) -> Quote | None:
+    """What a stay would cost, as booking_create will charge it (listings.pricing), or None
+    without valid dates. `rules` is called only when there is a stay to price, so a page
+    without dates never reads the listing's seasons."""
     if not check_in or not check_out or check_out <= check_in:
         return None
-    nights = (check_out - check_in).days
-    return StayQuote(check_in, check_out, nights, price_per_night, nights * price_per_night)
+    return rules().quote(check_in, check_out)
 
 
 def _search_results_url(page) -> str:
@@ -150,10 +145,10 @@ def listing_index_context(*, page, request) -> dict:
     paginator = Paginator(results, RESULTS_PER_PAGE)
     page_obj = paginator.get_page(request.GET.get("page"))
     listings = property_attach_covers(page_obj.object_list, specs=CARD_SPECS)
+    check_in, check_out = filters.get("check_in"), filters.get("check_out")
+    rules = property_price_rules_many(listings, start=check_in, end=check_out) if check_in else {}
     for listing in listings:
-        listing.quote = stay_quote(
-            price_per_night=listing.price_per_night, check_in=filters.get("check_in"), check_out=filters.get("check_out")
-        )
+        listing.quote = stay_quote(rules=functools.partial(rules.get, listing.pk), check_in=check_in, check_out=check_out)
     query = request.GET.copy()
     query.pop("page", None)
     # Carry the search into each listing link, so its booking form starts filled in.
@@ -185,6 +180,10 @@ class CalendarDay:
     iso: str
     number: int
     label: str
+    # The night's price, on free days of a listing whose prices vary (listings.pricing):
+    # `price_text` for the cell ("6.5k"), `price_kind` "higher" or "lower" than the base price.
+    price_text: str = ""
+    price_kind: str = ""
 
 
 CALENDAR_STATE_WORDS = {"past": "past", "taken": "booked", "free": "available"}
@@ -202,15 +201,20 @@ def _clip_ranges(ranges, *, start: dt.date, end: dt.date) -> list[tuple[dt.date,
     return [(max(first, start), min(last, end)) for first, last in ranges if first < end and last > start]
 
 
-def availability_calendar(*, ranges, today: dt.date, months: int = CALENDAR_MONTHS) -> list[dict]:
+def availability_calendar(
+    *, ranges, today: dt.date, months: int = CALENDAR_MONTHS, rules: PriceRules | None = None
+) -> list[dict]:
     """The next `months` calendar months, each as weeks of days (None pads the first and last week).
 
-    `ranges` are the merged half-open taken ranges from property_unavailable_ranges.
+    `ranges` are the merged half-open taken ranges from property_unavailable_ranges. With
+    `rules` whose prices vary (a weekend price, seasons), each free day shows its night's
+    price, from the same function that prices a booking.
     """
     start, end = _calendar_bounds(today, months)
     taken: set[dt.date] = set()
     for range_start, range_end in _clip_ranges(ranges, start=start, end=end):
         taken.update(range_start + dt.timedelta(days=n) for n in range((range_end - range_start).days))
+    prices = nightly_prices(rules, start=max(today, start), end=end) if rules is not None and rules.varies else {}
     cal = calendar.Calendar(firstweekday=0)
     result = []
     cursor = start
@@ -224,7 +228,16 @@ def availability_calendar(*, ranges, today: dt.date, months: int = CALENDAR_MONT
                     continue
                 state = "past" if day < today else "taken" if day in taken else "free"
                 label = f"{day:%A %-d %B %Y}: {CALENDAR_STATE_WORDS[state]}"
-                row.append(CalendarDay(day, state, day.isoformat(), day.day, label))
+                price = prices.get(day) if state == "free" else None
+                if price is None:
+                    row.append(CalendarDay(day, state, day.isoformat(), day.day, label))
+                    continue
+                kind = "higher" if price > rules.base else "lower" if price < rules.base else ""
+                row.append(
+                    CalendarDay(
+                        day, state, day.isoformat(), day.day, f"{label}, KES {price:,} a night", short_kes(price), kind
+                    )
+                )
             weeks.append(row)
         result.append({"title": f"{cursor:%B %Y}", "weeks": weeks})
         cursor = (cursor + dt.timedelta(days=32)).replace(day=1)
@@ -242,7 +255,9 @@ def _property_gallery(page) -> list:
     )
 
 
-def property_fragments(*, page, request, ranges, today: dt.date) -> dict[str, str]:
+def property_fragments(
+    *, page, request, ranges, today: dt.date, price_rules: Callable[[], PriceRules] | None = None
+) -> dict[str, str]:
     """The parts of a property page rendered once and then read from the cache, with a
     single cache call for all of them:
 
@@ -253,7 +268,9 @@ def property_fragments(*, page, request, ranges, today: dt.date) -> dict[str, st
       what it shows, today's date and the taken ranges (`ranges`, which the page reads
       on every request anyway). A booking, a cancellation or a blocked period changes
       the ranges and so the key: the next request renders the new calendar, and no
-      code that changes bookings needs to know this cache exists.
+      code that changes bookings needs to know this cache exists. Its nightly prices
+      (`price_rules`, read only when the calendar is rendered) change when the page is
+      published, so its key carries the page's cache_key too.
 
     Every key also carries a digest of the templates, so a deploy that changes them
     never serves the old markup. FRAGMENT_TTL bounds how long an edit outside the page
@@ -272,7 +289,9 @@ def property_fragments(*, page, request, ranges, today: dt.date) -> dict[str, st
                 "owner_name": page.owner.name if page.owner_id else "",
             }
         if "calendar" in names:
-            context["calendar_months"] = availability_calendar(ranges=calendar_ranges, today=today)
+            rules = price_rules() if price_rules is not None else None
+            context["calendar_months"] = availability_calendar(ranges=calendar_ranges, today=today, rules=rules)
+            context["calendar_prices"] = rules is not None and rules.varies
         return {name: render_to_string(PROPERTY_FRAGMENTS[name], context) for name in names}
 
     if getattr(request, "is_preview", False):
@@ -284,7 +303,7 @@ def property_fragments(*, page, request, ranges, today: dt.date) -> dict[str, st
     keys = {
         "top": f"nexus:property:{page.pk}:{page.cache_key}:{version}:top",
         "details": f"nexus:property:{page.pk}:{page.cache_key}:{version}:details",
-        "calendar": f"nexus:property:{page.pk}:calendar:{today.isoformat()}:{taken}:{version}",
+        "calendar": f"nexus:property:{page.pk}:{page.cache_key}:calendar:{today.isoformat()}:{taken}:{version}",
     }
     found = cache.get_many(list(keys.values()))
     missing = [name for name, key in keys.items() if key not in found]
@@ -328,17 +347,23 @@ def property_page_context(*, page, request) -> dict:
     start, calendar_end = _calendar_bounds(today, CALENDAR_MONTHS)
     ranges = property_unavailable_ranges(property=page, start=start, end=max(calendar_end, today + dt.timedelta(days=366)))
     initial = _stay_initial(request, page)
+    # The listing's seasons are read at most once, and only when something shows prices:
+    # a quote for dates carried in the URL, or a calendar not in the cache.
+    price_rules = functools.cache(page.price_rules)
     context = {
-        "fragments": property_fragments(page=page, request=request, ranges=ranges, today=today),
-        "unavailable_ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges if b > today],
-        "quote": stay_quote(
-            price_per_night=page.price_per_night, check_in=initial.get("check_in"), check_out=initial.get("check_out")
+        "fragments": property_fragments(
+            page=page, request=request, ranges=ranges, today=today, price_rules=price_rules
         ),
+        "unavailable_ranges": [[a.isoformat(), b.isoformat()] for a, b in ranges if b > today],
+        "quote": stay_quote(rules=price_rules, check_in=initial.get("check_in"), check_out=initial.get("check_out")),
         "bookable": page.availability_status == page.AvailabilityStatus.AVAILABLE,
         "booking_script_config": {
             "pricePerNight": page.price_per_night,
             "minNights": page.min_nights,
             "maxGuests": page.max_guests,
+            # The live estimate asks the server (listings.apis.PropertyQuoteApi), which prices
+            # with the same function as the booking: the browser never works out a price.
+            "quoteUrl": reverse("property-quote", args=[page.pk]),
         },
     }
     for part in _property_page_parts:

@@ -88,9 +88,14 @@ def _owners_add_listings(owners, staff) -> None:
         GroupPagePermission.objects.get_or_create(group=owners, page=index_page, permission=add_page)
 
 
-# Owners manage their listings' blocked periods and add listings; staff hold every right on the app's models.
+# Owners manage their listings' blocked periods and imported calendars, and add listings;
+# staff hold every right on the app's models.
 ROLE_GRANTS = RoleGrants(
-    owner_permissions=tuple(("listings", f"{action}_blockedperiod") for action in ("add", "change", "delete", "view")),
+    owner_permissions=tuple(
+        ("listings", f"{action}_{model}")
+        for model in ("blockedperiod", "calendarfeed")
+        for action in ("add", "change", "delete", "view")
+    ),
     staff_apps=("listings",),
     page_permissions=_owners_add_listings,
 )

@@ -35,7 +35,8 @@ from wagtail.images import get_image_model
 from wagtail.images.models import Filter
 from wagtail.models import Page, Site
 
-from listings.models import BlockedPeriod, PropertyGalleryImage, PropertyPage
+from listings.models import BlockedPeriod, PropertyGalleryImage, PropertyPage, PropertySeasonalPrice
+from listings.pricing import PriceRules, Season
 
 # Rendition filter specs used by the API and the public pages: fixed, so they can be
 # prefetched in one query and generated once per image.
@@ -95,6 +96,11 @@ def occupancy_register(occupancy: Occupancy) -> None:
 def _night_takers() -> list[Occupancy]:
     # The registered ones first (bookings), as the queries were written before the split.
     return [*_occupancies, BLOCKED_PERIODS]
+
+
+def night_takers() -> list[Occupancy]:
+    """Every occupancy: the registered ones (bookings), then blocked periods (the calendar export reads them all)."""
+    return _night_takers()
 
 
 def blocked_period_refusals(*, property_id, start: dt.date, end: dt.date) -> list[str]:
@@ -255,6 +261,23 @@ def property_unavailable_ranges(*, property, start: dt.date, end: dt.date) -> li
         else:
             merged.append([span_start, span_end])
     return [(s, e) for s, e in merged]
+
+
+def property_price_rules(*, property: PropertyPage, start: dt.date, end: dt.date) -> PriceRules:
+    """The listing's price rules with the seasons that touch the nights [start, end) (one query)."""
+    return property_price_rules_many([property], start=start, end=end)[property.pk]
+
+
+def property_price_rules_many(properties, *, start: dt.date, end: dt.date) -> dict[int, PriceRules]:
+    """Each listing's price rules (by id) for pricing nights of [start, end): one query for
+    the seasons of all of them (a page of search results), none when `properties` is empty."""
+    properties = list(properties)
+    seasons: dict[int, list[Season]] = {prop.pk: [] for prop in properties}
+    if seasons:
+        rows = PropertySeasonalPrice.objects.filter(page_id__in=list(seasons), start__lt=end, end__gt=start)
+        for page_id, first, last, price, label in rows.values_list("page_id", "start", "end", "price_per_night", "label"):
+            seasons[page_id].append(Season(start=first, end=last, price=price, label=label))
+    return {prop.pk: prop.price_rules(seasons=seasons[prop.pk]) for prop in properties}
 
 
 def property_rendition_url(image, spec: str) -> str:

@@ -1,4 +1,7 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from wagtail.models import Collection, Locale, Page, Site
 
@@ -50,3 +53,32 @@ def _ensure_wagtail_roots() -> None:
         Page.add_root(title="Root", slug="root")
     if Collection.get_first_root_node() is None:
         Collection.add_root(name="Root")
+
+
+def site_address_from_url(base_url: str) -> tuple[str, int]:
+    """The hostname and port a Site needs for `base_url` (WAGTAILADMIN_BASE_URL):
+    https://example.com -> ("example.com", 443), http://127.0.0.1:8000 -> ("127.0.0.1", 8000).
+    Wagtail builds page URLs from them: port 443 means https://host, 80 http://host."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ImproperlyConfigured(f"WAGTAILADMIN_BASE_URL must be an http(s) origin, not {base_url!r}")
+    try:
+        port = parts.port
+    except ValueError as error:
+        raise ImproperlyConfigured(f"WAGTAILADMIN_BASE_URL has an invalid port: {base_url!r}") from error
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+@transaction.atomic
+def site_address_apply(base_url: str | None = None) -> tuple[Site, bool]:
+    """Point the default Site at the public address, so page URLs, "View live", previews
+    and sitemaps name the real host. Idempotent; returns the site and whether it changed."""
+    hostname, port = site_address_from_url(base_url or settings.WAGTAILADMIN_BASE_URL)
+    site = Site.objects.select_for_update().get(is_default_site=True)
+    if (site.hostname, site.port) == (hostname, port):
+        return site, False
+    if Site.objects.filter(hostname=hostname, port=port).exclude(pk=site.pk).exists():
+        raise ImproperlyConfigured(f"Another Wagtail site already answers at {hostname}:{port}")
+    site.hostname, site.port = hostname, port
+    site.save(update_fields=["hostname", "port"])
+    return site, True

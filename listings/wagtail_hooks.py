@@ -10,11 +10,14 @@ chooser, the dashboard's page count and the reports menu below, and listings.adm
 """
 
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.text import capfirst
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, ObjectList
 from wagtail.admin.site_summary import PagesSummaryItem
+from wagtail.admin.ui.tables import Column
 from wagtail.models import Page
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import policy_registry, register_permission_policy
@@ -29,6 +32,9 @@ from wagtail.snippets.views.snippets import (
     UsageView,
 )
 
+from listings import owner_tools
+from listings.calendar.admin_views import CalendarFeedViewSet
+from listings.date_words import blocked_period_in_words
 from listings.models import Amenity, BlockedPeriod, PropertyPage
 from listings.permissions import listings_hidden_from, sees_every_listing
 from listings.selectors import blocked_period_refusals
@@ -39,13 +45,17 @@ def _sees_everything(user) -> bool:
 
 
 def blocked_period_queryset_for(user):
-    queryset = BlockedPeriod.objects.select_related("property")
+    queryset = BlockedPeriod.objects.select_related("property", "feed")
     return queryset if _sees_everything(user) else queryset.filter(property__owner=user)
 
 
 def properties_editable_by(user):
     queryset = PropertyPage.objects.order_by("title")
     return queryset if _sees_everything(user) else queryset.filter(owner=user)
+
+
+# Blocks imported from a calendar feed change only through the feed (listings.calendar).
+IMPORTED_READ_ONLY = frozenset({"change", "delete"})
 
 
 class BlockedPeriodPermissionPolicy(ModelPermissionPolicy):
@@ -55,12 +65,17 @@ class BlockedPeriodPermissionPolicy(ModelPermissionPolicy):
         return self.user_has_any_permission_for_instance(user, [action], instance)
 
     def user_has_any_permission_for_instance(self, user, actions, instance):
-        if not self.user_has_any_permission(user, actions):
+        if instance.feed_id is not None:
+            # Imported from another site's calendar: the next import would undo a hand edit.
+            actions = [action for action in actions if action not in IMPORTED_READ_ONLY]
+        if not actions or not self.user_has_any_permission(user, actions):
             return False
         return _sees_everything(user) or PropertyPage.objects.filter(pk=instance.property_id, owner=user).exists()
 
     def instances_user_has_any_permission_for(self, user, actions):
         queryset = super().instances_user_has_any_permission_for(user, actions)
+        if IMPORTED_READ_ONLY.issuperset(actions):
+            queryset = queryset.filter(feed__isnull=True)
         return queryset if _sees_everything(user) else queryset.filter(property__owner=user)
 
 
@@ -102,11 +117,22 @@ class OwnedObjectMixin:
         return obj
 
 
-class BlockedPeriodEditView(OwnedObjectMixin, EditView):
+class ImportedBlockReadOnlyMixin:
+    """A block imported from a calendar feed changes only through its feed: the next import
+    would undo a hand edit (remove the event on the other site, or the feed, instead)."""
+
+    def get_object(self, *args, **kwargs):
+        obj = super().get_object(*args, **kwargs)
+        if obj.feed_id is not None:
+            raise PermissionDenied
+        return obj
+
+
+class BlockedPeriodEditView(ImportedBlockReadOnlyMixin, OwnedObjectMixin, EditView):
     pass
 
 
-class BlockedPeriodDeleteView(OwnedObjectMixin, DeleteView):
+class BlockedPeriodDeleteView(ImportedBlockReadOnlyMixin, OwnedObjectMixin, DeleteView):
     pass
 
 
@@ -119,7 +145,17 @@ class BlockedPeriodUsageView(OwnedObjectMixin, UsageView):
 
 
 class BlockedPeriodInspectView(OwnedObjectMixin, InspectView):
-    pass
+    # "Dates" says in words which night is free again (listings/date_words.py), after the property.
+    def get_fields(self):
+        fields = super().get_fields()
+        after = fields.index("property") + 1 if "property" in fields else 0
+        return fields[:after] + ["dates"] + fields[after:]
+
+    def get_field_label(self, field_name, field):
+        return "Dates" if field_name == "dates" else super().get_field_label(field_name, field)
+
+    def get_dates_display_value(self):
+        return capfirst(blocked_period_in_words(self.object))
 
 
 class AmenityViewSet(SnippetViewSet):
@@ -134,9 +170,18 @@ class BlockedPeriodViewSet(SnippetViewSet):
     model = BlockedPeriod
     icon = "date"
     menu_label = "Blocked dates"
-    list_display = ["property", "start", "end", "reason"]
+    list_display = [
+        "property",
+        # The half-open range in words ("from 10 Dec to 13 Dec, the 13th is free again"); sorts by start.
+        Column(
+            "dates", label="Dates", accessor=lambda period: capfirst(blocked_period_in_words(period)), sort_key="start"
+        ),
+        "reason",
+        "feed",  # the calendar it was imported from; empty for blocks made by hand
+    ]
     ordering = ["-start"]
     copy_view_enabled = False
+    inspect_view_enabled = True
     edit_view_class = BlockedPeriodEditView
     delete_view_class = BlockedPeriodDeleteView
     history_view_class = BlockedPeriodHistoryView
@@ -159,7 +204,7 @@ class ListingsViewSetGroup(SnippetViewSetGroup):
     menu_label = "Listings"
     menu_icon = "home"
     menu_order = 190
-    items = (BlockedPeriodViewSet, AmenityViewSet)
+    items = (BlockedPeriodViewSet, CalendarFeedViewSet, AmenityViewSet)
 
 
 register_snippet(ListingsViewSetGroup)
@@ -209,3 +254,24 @@ def site_wide_reports_are_for_staff(request, menu_items):
         return
     hidden = {"site-history", "page-types-usage"}
     menu_items[:] = [item for item in menu_items if item.name not in hidden]
+
+
+# --- Owners' shortcuts (listings/owner_tools.py): "Add a property" on the dashboard, photos
+# uploaded several at once into a listing's gallery.
+
+
+@hooks.register("construct_homepage_panels")
+def add_property_panel(request, panels):
+    panel = owner_tools.add_property_panel_for(request.user)
+    if panel is not None:
+        panels.append(panel)
+
+
+@hooks.register("register_admin_urls")
+def register_owner_tools_urls():
+    return owner_tools.urlpatterns
+
+
+@hooks.register("insert_editor_js")
+def gallery_upload_js():
+    return owner_tools.editor_js()

@@ -12,23 +12,29 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.contrib.admin.utils import quote
-from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.views.generic import FormView, View
 from wagtail.admin import messages
 from wagtail.admin.filters import DateRangePickerWidget
-from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, TitleColumn
 from wagtail.admin.utils import get_valid_next_url_from_request
 from wagtail.admin.views.generic import WagtailAdminTemplateMixin
 from wagtail.admin.widgets.button import Button
 
-from core.admin_views import ScopedIndexView, ScopedInspectView
+from core.admin_views import (
+    AmountColumn,
+    BadgeColumn,
+    MomentColumn,
+    NotedColumn,
+    RelatedSearchMixin,
+    ScopedIndexView,
+    ScopedInspectView,
+    format_kes,
+)
 from core.exceptions import ApplicationError
 from core.filters import AdminFilterSet
-from core.phones import to_msisdn
 from core.selectors import audit_list_for_object
 from mpesa import refunds
 from mpesa.models import Payment
@@ -74,52 +80,84 @@ class PaymentFilterSet(AdminFilterSet):
         fields = ["status", "kind", "created_at", "property", "flagged", "needs_refund"]
 
 
-class PhoneSearchMixin:
-    """Admin search that also finds a phone typed as the customer says it (0712...,
-    +254 712...): phone_number is stored as Daraja's 2547XXXXXXXX."""
-
-    def search_queryset(self, queryset):
-        if not self.is_searching:
-            return queryset
-        query = Q()
-        for field in self.search_fields or []:
-            query |= Q(**{f"{field}__icontains": self.search_query})
-        try:
-            query |= Q(phone_number=to_msisdn(self.search_query))
-        except ValidationError:
-            pass
-        return queryset.filter(query)
+PAYMENT_TONES = {
+    Payment.Status.SUCCESS: "positive",
+    Payment.Status.FAILED: "critical",
+    Payment.Status.PENDING: "pending",
+    Payment.Status.QUEUED: "pending",
+}
 
 
-class PaymentIndexView(PhoneSearchMixin, ScopedIndexView):
+def payment_failure_note(payment: Payment) -> str:
+    if payment.status != Payment.Status.FAILED:
+        return ""
+    return payment.failure_reason or payment.result_desc
+
+
+def payment_columns(*, title_column) -> list:
+    """The payments list and report: a coloured status with the failure reason beside a
+    FAILED one, shillings with separators, Nairobi times. The property's title sits under
+    the booking reference, so the list fits a 1280 px screen."""
+    return [
+        title_column,
+        BadgeColumn(
+            "status",
+            label="Status",
+            accessor="get_status_display",
+            tone=lambda p: PAYMENT_TONES.get(p.status, "neutral"),
+            note=payment_failure_note,
+            sort_key="status",
+        ),
+        AmountColumn("amount", label="Amount", sort_key="amount"),
+        Column("phone_number", label="Phone", classname="w-whitespace-nowrap"),
+        Column(
+            "mpesa_receipt_number",
+            label="Receipt",
+            accessor=lambda p: p.mpesa_receipt_number or p.refund_reference,
+            sort_key="mpesa_receipt_number",
+        ),
+        NotedColumn(
+            "booking",
+            label="Booking",
+            accessor="booking.reference",
+            note=lambda p: p.booking.property.title,
+            sort_key="booking__reference",
+        ),
+        Column("attention", label="Attention", accessor=payment_attention),
+        MomentColumn("created_at", label="Created", sort_key="created_at"),
+    ]
+
+
+def payment_title_text(payment: Payment) -> str:
+    return f"{payment.get_kind_display()} #{payment.pk}"
+
+
+class PhoneSearchMixin(RelatedSearchMixin):
+    """Search on a model whose own phone_number holds Daraja's 2547XXXXXXXX (the callback ledger)."""
+
+    search_phone_lookups = {"phone_number": "msisdn"}
+
+
+class PaymentIndexView(RelatedSearchMixin, ScopedIndexView):
+    # Receipt, booking reference, guest name and property come from the viewset's
+    # search_fields (mpesa/wagtail_hooks.py); a phone matches however it was typed.
+    search_phone_lookups = {
+        "phone_number": "msisdn",
+        "received_phone": "msisdn",
+        "booking__primary_guest__phone_number": "e164",
+    }
+
     @cached_property
     def columns(self):
         title = self._get_title_column_class(TitleColumn)(
             "payment",
             label="Payment",
-            accessor=lambda p: f"{p.get_kind_display()} #{p.pk}",
+            accessor=payment_title_text,
             get_url=self.get_inspect_url,
             sort_key="id",
             classname="w-whitespace-nowrap",
         )
-        return [
-            title,
-            StatusTagColumn(
-                "status",
-                label="Status",
-                accessor="get_status_display",
-                primary=lambda p: p.status == Payment.Status.SUCCESS,
-                sort_key="status",
-            ),
-            Column("amount", label="Amount (KES)", sort_key="amount"),
-            Column("phone_number", label="Phone"),
-            Column("mpesa_receipt_number", label="M-Pesa receipt", sort_key="mpesa_receipt_number"),
-            Column("booking", label="Booking", accessor="booking.reference", sort_key="booking__reference"),
-            Column("property", label="Property", accessor="booking.property.title"),
-            Column("attention", label="Attention", accessor=payment_attention),
-            DateColumn("created_at", label="Created", sort_key="created_at"),
-            DateColumn("updated_at", label="Updated", sort_key="updated_at"),
-        ]
+        return payment_columns(title_column=title)
 
     def get_list_more_buttons(self, instance):
         buttons = super().get_list_more_buttons(instance)
@@ -251,15 +289,35 @@ class PaymentRecheckView(_PaymentActionMixin, View):
             reason = str(task.result or "").strip().splitlines()
             messages.error(request, f"Re-check with M-Pesa failed: {reason[-1] if reason else 'unknown error'}")
         else:
-            outcome = task.result or {}
-            status = Payment.Status(outcome.get("status")).label
-            moved = "now" if outcome.get("status") != outcome.get("status_before") else "still"
-            answer = _query_answer_text(outcome.get("last_query_result"))
-            messages.success(
-                request,
-                f"Re-check with M-Pesa: payment #{self.payment.pk} is {moved} {status}. M-Pesa answered: {answer}",
-            )
+            _report_recheck_outcome(request, self.payment, task.result or {})
         return HttpResponseRedirect(redirect_to)
+
+
+STILL_PENDING_MESSAGE = (
+    "Safaricom has no final answer for this payment yet; we will check again automatically."
+)
+
+
+def _report_recheck_outcome(request, payment: Payment, outcome: dict) -> None:
+    """One message whose level says what happened: paid (success), failed (warning, with
+    the reason in words) or no answer yet (info: nothing went wrong, nothing to do)."""
+    status = outcome.get("status")
+    if status in (Payment.Status.PENDING, Payment.Status.QUEUED):
+        # Daraja answers "still processing" with a code (e.g. 4999); staff need the
+        # meaning, and reconciliation keeps querying on its own schedule.
+        messages.info(request, STILL_PENDING_MESSAGE)
+        return
+    label = Payment.Status(status).label
+    moved = "now" if status != outcome.get("status_before") else "still"
+    if status == Payment.Status.FAILED:
+        payment.refresh_from_db(fields=["failure_reason", "result_desc"])
+        reason = payment.failure_reason or payment.result_desc or "M-Pesa gave no reason"
+        messages.warning(request, f"Re-check with M-Pesa: payment #{payment.pk} is {moved} {label}: {reason}")
+        return
+    answer = _query_answer_text(outcome.get("last_query_result"))
+    messages.success(
+        request, f"Re-check with M-Pesa: payment #{payment.pk} is {moved} {label}. M-Pesa answered: {answer}"
+    )
 
 
 def _wait_for_task(task_name: str, *, seconds: float):
@@ -304,7 +362,7 @@ class RefundForm(forms.Form):
 def _max_validator(limit: int):
     from django.core.validators import MaxValueValidator
 
-    return MaxValueValidator(limit, message=f"At most KES {limit} of this payment can still be refunded.")
+    return MaxValueValidator(limit, message=f"At most {format_kes(limit)} of this payment can still be refunded.")
 
 
 class _PaymentActionFormView(_PaymentActionMixin, WagtailAdminTemplateMixin, FormView):
@@ -329,7 +387,7 @@ class _PaymentActionFormView(_PaymentActionMixin, WagtailAdminTemplateMixin, For
             ("Booking", p.booking.reference),
             ("Property", p.booking.property.title),
             ("Status", p.get_status_display()),
-            ("Amount (KES)", p.received_amount if p.received_amount is not None else p.amount),
+            ("Amount", format_kes(p.received_amount if p.received_amount is not None else p.amount)),
             ("M-Pesa receipt", p.mpesa_receipt_number or "-"),
             ("Phone", p.phone_number or "-"),
         ]
@@ -366,7 +424,7 @@ class PaymentRefundView(_PaymentActionFormView):
 
     def get_summary(self):
         return super().get_summary() + [
-            ("Still refundable (KES)", refunds.payment_refundable_amount(payment=self.payment))
+            ("Still refundable", format_kes(refunds.payment_refundable_amount(payment=self.payment)))
         ]
 
     def run(self, form):
@@ -377,7 +435,7 @@ class PaymentRefundView(_PaymentActionFormView):
             mpesa_reference=form.cleaned_data["mpesa_reference"],
             note=form.cleaned_data["note"],
         )
-        return f"Refund of KES {refund.amount} recorded (M-Pesa {refund.refund_reference})."
+        return f"Refund of {format_kes(refund.amount)} recorded (M-Pesa {refund.refund_reference})."
 
 
 class ResolveFlagForm(forms.Form):

@@ -8,11 +8,12 @@ import django_filters
 from django import forms
 from django.utils import timezone
 from wagtail.admin.filters import DateRangePickerWidget
-from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
+from wagtail.admin.ui.tables import TitleColumn
 from wagtail.admin.views.reports import ReportView
 
-from core.exports import LOCAL_DATETIME_PREPROCESS
+from core.exports import EXPORT_VALUE_PREPROCESS
 from core.filters import AdminFilterSet
+from mpesa.admin_views import payment_columns, payment_title_text
 from mpesa.models import Payment
 from mpesa.permissions import payment_permission_policy
 from reservations.permissions import properties_visible_to
@@ -78,7 +79,7 @@ class PaymentsReportView(ReportView):
         "mpesa_receipt_number": "M-Pesa receipt",
         "phone_number": "Phone",
     }
-    custom_value_preprocess = LOCAL_DATETIME_PREPROCESS
+    custom_value_preprocess = EXPORT_VALUE_PREPROCESS
 
     @property
     def permission_policy(self):
@@ -89,26 +90,15 @@ class PaymentsReportView(ReportView):
 
     @property
     def columns(self):
-        return [
-            TitleColumn(
+        return payment_columns(
+            title_column=TitleColumn(
                 "id",
                 label="Payment",
-                accessor=lambda p: f"{p.get_kind_display()} #{p.pk}",
+                accessor=payment_title_text,
                 url_name="wagtailsnippets_mpesa_payment:inspect",
-            ),
-            DateColumn("created_at", label="Created"),
-            Column("status", label="Status", accessor="get_status_display"),
-            Column("amount", label="Amount (KES)"),
-            Column("received_amount", label="Received (KES)"),
-            Column("phone_number", label="Phone"),
-            Column(
-                "mpesa_receipt_number",
-                label="Receipt / refund ref.",
-                accessor=lambda p: p.mpesa_receipt_number or p.refund_reference,
-            ),
-            Column("booking", label="Booking", accessor="booking.reference"),
-            Column("property", label="Property", accessor="booking.property.title"),
-        ]
+                classname="w-whitespace-nowrap",
+            )
+        )
 
     def get_queryset(self):
         self.queryset = (

@@ -5,6 +5,7 @@ from wagtail.snippets.models import register_snippet
 
 from core.admin_views import DashboardPanel, NoBulkActions, ScopedSnippetViewSet
 from mpesa import admin_views
+from mpesa.analytics_views import AnalyticsReportView
 from mpesa.dashboard import business_for_user, payments_to_watch_for_user
 from mpesa.models import Payment
 from mpesa.permissions import payment_permission_policy
@@ -32,10 +33,13 @@ class PaymentViewSet(ScopedSnippetViewSet):
     index_view_class = admin_views.PaymentIndexView
     inspect_view_class = admin_views.PaymentInspectView
     filterset_class = admin_views.PaymentFilterSet
+    # Matched with icontains across the joins, plus phones typed any way (admin_views.PaymentIndexView).
     search_fields = [
         "mpesa_receipt_number",
         "phone_number",
         "booking__reference",
+        "booking__primary_guest__name",
+        "booking__property__title",
         "checkout_request_id",
         "refund_reference",
     ]
@@ -80,6 +84,31 @@ def register_payment_report_urls():
 @hooks.register("register_reports_menu_item")
 def register_payment_report_menu_item():
     return _PolicyMenuItem("Payments", reverse("nexus_payments_report"), icon_name="form", order=100)
+
+
+# --- Analytics (mpesa/analytics_views.py): figures from bookings and payments ------------------
+
+
+class _AnalyticsMenuItem(MenuItem):
+    def is_shown(self, request):
+        return AnalyticsReportView.user_may_see(request.user)
+
+
+@hooks.register("register_admin_urls")
+def register_analytics_report_urls():
+    return [
+        path("reports/analytics/", AnalyticsReportView.as_view(), name="nexus_analytics_report"),
+        path(
+            "reports/analytics/results/",
+            AnalyticsReportView.as_view(results_only=True),
+            name="nexus_analytics_report_results",
+        ),
+    ]
+
+
+@hooks.register("register_reports_menu_item")
+def register_analytics_report_menu_item():
+    return _AnalyticsMenuItem("Analytics", reverse("nexus_analytics_report"), icon_name="table", order=80)
 
 
 class PaymentsAttentionPanel(DashboardPanel):

@@ -7,6 +7,7 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from accounts.views import AdminLoginView
 from core.views import healthz, public_media
+from listings.calendar import views as calendar_views
 from reservations import views as reservation_views
 
 urlpatterns = [
@@ -20,6 +21,8 @@ urlpatterns = [
     path("bookings/", include("reservations.urls")),
     # The booking page's pay form and live status: the payments app's, under the booking's path.
     path("bookings/", include("mpesa.site_urls")),
+    # A listing's iCal feed for Airbnb, Booking.com...: the token is the secret (listings.calendar).
+    path("calendar/<str:token>.ics", calendar_views.calendar_export, name="calendar_export"),
     # The link in a co-guest invitation email (reservations.invitations).
     path("invitations/<str:token>/", reservation_views.invitation_accept, name="invitation_accept"),
     # Ahead of Wagtail's own login view: the same failed-sign-in lock as the site's form.

@@ -91,7 +91,9 @@ def _create(*, spec: dict, property, users: dict) -> Booking:
     guest = _user(users, spec["guest"])
     co_guests = [_user(users, email) for email in spec["co_guests"]]
     check_in = timezone.localdate() + dt.timedelta(days=spec["starts_in"])
-    total = spec["nights"] * property.price_per_night
+    # Priced as booking_create prices a stay (listings.pricing: seasons, weekends, discounts).
+    quote = property.price_rules().quote(check_in, check_in + dt.timedelta(days=spec["nights"]))
+    total = quote.total
     paid = round(total * spec["paid"])
     now = timezone.now()
     booking = Booking.objects.create(
@@ -105,6 +107,7 @@ def _create(*, spec: dict, property, users: dict) -> Booking:
         party_size=1 + len(co_guests),
         price_per_night=property.price_per_night,
         total_price=total,
+        nightly_prices=quote.nightly_json(),
         amount_paid=paid,
         balance_due=total - paid,
         hold_expires_at=now + dt.timedelta(minutes=15) if spec["status"] == Booking.Status.PENDING else None,

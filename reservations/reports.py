@@ -11,7 +11,7 @@ from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.ui.tables import TitleColumn
 from wagtail.admin.views.reports import ReportView
 
-from core.exports import LOCAL_DATETIME_PREPROCESS
+from core.exports import EXPORT_VALUE_PREPROCESS
 from core.filters import AdminFilterSet
 from reservations.admin_views import booking_columns
 from reservations.models import Booking
@@ -73,7 +73,7 @@ class BookingsReportView(ReportView):
         "balance_due": "Balance (KES)",
         "canceled_at": "Cancelled (Nairobi)",
     }
-    custom_value_preprocess = LOCAL_DATETIME_PREPROCESS
+    custom_value_preprocess = EXPORT_VALUE_PREPROCESS
 
     @property
     def permission_policy(self):
@@ -86,7 +86,10 @@ class BookingsReportView(ReportView):
     def columns(self):
         return booking_columns(
             title_column=TitleColumn(
-                "reference", label="Reference", url_name="wagtailsnippets_reservations_booking:inspect"
+                "reference",
+                label="Reference",
+                url_name="wagtailsnippets_reservations_booking:inspect",
+                classname="w-whitespace-nowrap",
             )
         )
 

@@ -5,6 +5,7 @@ from wagtail.snippets.models import register_snippet
 
 from core.admin_views import DashboardPanel, NoBulkActions, ScopedSnippetViewSet
 from reservations import admin_views
+from reservations.calendar_sync import calendar_collisions_for_user
 from reservations.dashboard import arrivals_for_user
 from reservations.models import Booking
 from reservations.permissions import booking_permission_policy
@@ -20,7 +21,15 @@ class BookingViewSet(ScopedSnippetViewSet):
     index_view_class = admin_views.BookingIndexView
     inspect_view_class = admin_views.BookingInspectView
     filterset_class = admin_views.BookingFilterSet
-    search_fields = ["reference", "primary_guest__name", "primary_guest__email", "property__title"]
+    # Matched with icontains across the joins, plus phones typed any way (admin_views.BookingIndexView).
+    search_fields = [
+        "reference",
+        "primary_guest__name",
+        "primary_guest__email",
+        "guests__name",
+        "property__title",
+        "payments__mpesa_receipt_number",
+    ]
     ordering = "-booking_date"
     list_per_page = 50
     list_select_related = ("property", "primary_guest")
@@ -78,3 +87,19 @@ class NoBookingBulkActions(NoBulkActions):
 
 # order=1: after wagtail.snippets registers its bulk delete, so this replaces it.
 hooks.register("register_bulk_action", NoBookingBulkActions, order=1)
+
+
+# --- Calendar conflicts: imported blocks over nights a booking holds (reservations.calendar_sync) ---
+
+
+class CalendarCollisionsPanel(DashboardPanel):
+    name = "nexus_calendar_collisions"
+    template_name = "backoffice/dashboard/calendar_collisions.html"
+    order = 45  # above today's arrivals: a night sold twice needs acting on first
+
+
+@hooks.register("construct_homepage_panels")
+def add_calendar_collisions_panel(request, panels):
+    board = calendar_collisions_for_user(user=request.user)
+    if board is not None and board.count:
+        panels.append(CalendarCollisionsPanel(board))

@@ -19,6 +19,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+# A browser test module's marks: skipped without Chromium unless REQUIRE_BROWSER (CI) is set.
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM) and not os.environ.get("REQUIRE_BROWSER"),
+        reason="Debian chromium is not installed (set REQUIRE_BROWSER=1 to make this a failure)",
+    ),
+]
+
 
 @pytest.fixture(scope="session")
 def chromium():

@@ -59,3 +59,4 @@ def pytest_terminal_summary(terminalreporter):
 
 
 from tests.chromium import chromium  # noqa: E402,F401 (the shared browser fixture)
+from tests.ical_server import ical_server  # noqa: E402,F401 (a local HTTP server for the calendar import tests)

@@ -1,6 +1,7 @@
-// Property page: the live price (price x nights = total), an early warning for
-// booked nights or a too-short stay, and one name row per co-guest.
-// The server re-checks everything when the form is posted; this only saves a round trip.
+// Property page: the live price, an early warning for booked nights or a too-short stay,
+// and one name row per co-guest. The price comes from the server's quote endpoint, which
+// prices nights (season, weekend, discount) with the same function as the booking: this
+// file never works out a price. The server re-checks everything when the form is posted.
 (function () {
   "use strict";
   var form = document.getElementById("booking-form");
@@ -17,6 +18,10 @@
   var template = document.getElementById("co-guest-template");
   var totalForms = form.querySelector("[name=guest-TOTAL_FORMS]");
   var DAY = 86400000;
+  var quoteRequest = null;
+  // The dates the quote on screen is for ("2027-01-10/2027-01-13"): the server renders one
+  // when the page is opened with dates, so it is not asked again for them.
+  var quoteFor = quote.getAttribute("data-quoted") || "";
 
   function parse(value) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
@@ -24,6 +29,68 @@
   }
   function iso(ms) { return new Date(ms).toISOString().slice(0, 10); }
   function kes(n) { return "KES " + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function escape(text) {
+    var holder = document.createElement("span");
+    holder.textContent = text;
+    return holder.innerHTML;
+  }
+
+  // The same markup as templates/listings/includes/quote.html, from GET .../quote/.
+  function renderQuote(data) {
+    var lines = [], counts = {};
+    data.nightly_prices.forEach(function (night) {
+      if (!(night.price in counts)) { counts[night.price] = 0; lines.push(night.price); }
+      counts[night.price] += 1;
+    });
+    var html = lines.map(function (price) {
+      var n = counts[price];
+      return '<div class="quote-line"><span>' + kes(price) + " × " + n + " night" + (n === 1 ? "" : "s") +
+        "</span><span>" + kes(price * n) + "</span></div>";
+    }).join("");
+    if (data.discount) {
+      var kind = data.nights >= 28 ? "Monthly" : "Weekly";
+      html += '<div class="quote-line quote-discount"><span>' + kind + " discount (" + data.discount_percent +
+        "%)</span><span>\u2212" + kes(data.discount) + "</span></div>";
+    }
+    html += '<div class="quote-total"><span>Total</span><span data-quote-total="' + data.total_price + '">' +
+      kes(data.total_price) + "</span></div>";
+    quote.innerHTML = html;
+  }
+
+  function fetchQuote(start, end) {
+    var key = iso(start) + "/" + iso(end);
+    if (key === quoteFor) return;
+    quoteFor = key;
+    if (quoteRequest) quoteRequest.abort();
+    quoteRequest = "AbortController" in window ? new AbortController() : null;
+    quote.setAttribute("aria-busy", "true");
+    var url = config.quoteUrl + "?check_in=" + iso(start) + "&check_out=" + iso(end);
+    fetch(url, { headers: { Accept: "application/json" }, signal: quoteRequest ? quoteRequest.signal : undefined })
+      .then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      })
+      .then(function (answer) {
+        if (quoteFor !== key) return;
+        quote.removeAttribute("aria-busy");
+        if (answer.ok) {
+          renderQuote(answer.body);
+        } else {
+          var messages = [];
+          Object.keys(answer.body || {}).forEach(function (field) {
+            messages = messages.concat(answer.body[field]);
+          });
+          quote.innerHTML = '<p class="muted quote-empty">' + escape(messages.join(" ") || "No price for these dates.") + "</p>";
+        }
+      })
+      .catch(function (error) {
+        if (error && error.name === "AbortError") return;
+        if (quoteFor !== key) return;
+        quoteFor = "";
+        quote.removeAttribute("aria-busy");
+        quote.innerHTML = '<p class="muted quote-empty">We couldn\'t work out the price just now. ' +
+          "You'll see the total before you pay.</p>";
+      });
+  }
   function pretty(ms) {
     return new Date(ms).toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" });
   }
@@ -51,6 +118,8 @@
       checkOut.min = iso(start + config.minNights * DAY);
     }
     if (start === null || end === null || end <= start) {
+      quoteFor = "";
+      if (quoteRequest) quoteRequest.abort();
       quote.innerHTML = '<p class="muted quote-empty">' +
         (start !== null && end !== null ? "Check-out must be after check-in." : "Choose your dates to see the total.") + "</p>";
       markCalendar(null, null);
@@ -58,11 +127,7 @@
       return true;
     }
     var nights = Math.round((end - start) / DAY);
-    var total = nights * config.pricePerNight;
-    quote.innerHTML =
-      '<div class="quote-line"><span>' + kes(config.pricePerNight) + " × " + nights + " night" + (nights === 1 ? "" : "s") +
-      "</span><span>" + kes(total) + "</span></div>" +
-      '<div class="quote-total"><span>Total</span><span data-quote-total="' + total + '">' + kes(total) + "</span></div>";
+    fetchQuote(start, end);
     markCalendar(start, end);
     if (nights < config.minNights) {
       problems.push("This place has a minimum stay of " + config.minNights + " nights.");

@@ -1,14 +1,13 @@
 """A staff member in a real browser: log into /admin/, open Payments, filter by status,
 re-check a stuck payment with M-Pesa (the simulator over HTTP) and see it paid."""
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from mpesa.models import Payment
-from tests.chromium import CHROMIUM
+from tests.chromium import BROWSER_MARKS
 from tests.factories import start_payment
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -20,13 +19,7 @@ from tests.factories import (
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and not os.environ.get("REQUIRE_BROWSER"),
-        reason="Debian chromium is not installed (set REQUIRE_BROWSER=1 to make this a failure)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

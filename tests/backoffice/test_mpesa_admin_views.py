@@ -155,7 +155,7 @@ def test_refund_form_refuses_more_than_was_paid(staff_client, world):
         url("refund", world["payment_a"]), {"amount": 10001, "mpesa_reference": "X1", "note": "n"}
     )
     assert response.status_code == 200
-    assert "At most KES 10000" in response.content.decode()
+    assert "At most KES 10,000" in response.content.decode()
     assert not Payment.objects.filter(kind="REFUND").exists()
 
 

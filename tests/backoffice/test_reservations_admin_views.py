@@ -66,7 +66,7 @@ def test_booking_detail_shows_guests_payments_balance_and_status_history(client,
     assert "Achieng Guest" in html and "Co Guest Wambui" in html
     assert world["payment_a"].mpesa_receipt_number in html
     assert reverse("wagtailsnippets_mpesa_payment:inspect", args=[world["payment_a"].pk]) in html
-    assert re.search(r"data-balance-due>\s*0<", html) and re.search(r"data-amount-paid>\s*10000<", html)
+    assert re.search(r"data-balance-due>\s*KES 0<", html) and re.search(r"data-amount-paid>\s*KES 10,000<", html)
     assert "booking.totals_recomputed" in html and "Status history" in html
     assert "Cancel booking" in html
 

@@ -53,7 +53,9 @@ def test_demo_bookings_are_consistent_with_their_payments(site_tree):
         paid = sum(p.received_amount for p in booking.payments.filter(status="SUCCESS", kind="PAYMENT"))
         assert booking.amount_paid == paid
         assert booking.balance_due == booking.total_price - paid
-        assert booking.total_price == booking.nights * booking.property.price_per_night
+        quote = booking.property.price_rules().quote(booking.check_in, booking.check_out)
+        assert booking.total_price == quote.total
+        assert booking.nightly_prices == quote.nightly_json()
         assert booking.guests.filter(is_primary=True).count() == 1
     shared = Booking.objects.get(reference="NXDEM2K7A")
     assert shared.guests.filter(user=users["guest.baraka@nexus.demo"]).exists()

@@ -62,6 +62,10 @@ def _property_form(page, **overrides):
         "gallery_images-INITIAL_FORMS": "0",
         "gallery_images-MIN_NUM_FORMS": "0",
         "gallery_images-MAX_NUM_FORMS": "1000",
+        "seasonal_prices-TOTAL_FORMS": "0",
+        "seasonal_prices-INITIAL_FORMS": "0",
+        "seasonal_prices-MIN_NUM_FORMS": "0",
+        "seasonal_prices-MAX_NUM_FORMS": "50",
     }
     form.update(overrides)
     return form

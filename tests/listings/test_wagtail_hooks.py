@@ -113,6 +113,10 @@ def test_owner_creates_and_publishes_a_listing_they_then_own(client, site_tree):
         "gallery_images-INITIAL_FORMS": "0",
         "gallery_images-MIN_NUM_FORMS": "0",
         "gallery_images-MAX_NUM_FORMS": "1000",
+        "seasonal_prices-TOTAL_FORMS": "0",
+        "seasonal_prices-INITIAL_FORMS": "0",
+        "seasonal_prices-MIN_NUM_FORMS": "0",
+        "seasonal_prices-MAX_NUM_FORMS": "50",
         "action-publish": "action-publish",
     }
     response = client.post(url, form)
