@@ -21,6 +21,7 @@ install: $(VENV)/.installed
 migrate: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py createcachetable
+	$(PY) manage.py setup_site
 
 # The site, the Daraja simulator (/simulator/) and the django-q2 worker, together.
 # Ctrl-C stops both processes.

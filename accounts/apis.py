@@ -5,14 +5,14 @@ from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
-from accounts.services import user_register, validate_kenyan_phone
+from accounts.privacy import personal_data_download
+from accounts.services import user_erase, user_register, user_set_sms_notifications, validate_kenyan_phone
 from accounts.validators import validate_id_photo
 from core.exceptions import ApplicationError
-from core.throttling import LOCKED_CODE, locked_message, sign_in_locked
+from core.throttling import LOCKED_CODE, ScopedWindowRateThrottle, locked_message, sign_in_locked
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -20,7 +20,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "name", "email", "phone_number", "role", "credit_score"]
+        fields = ["id", "name", "email", "phone_number", "role", "credit_score", "sms_notifications"]
 
     def get_phone_number(self, user) -> str:
         return str(user.phone_number) if user.phone_number else ""
@@ -29,7 +29,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
 class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedWindowRateThrottle]
     throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
@@ -79,7 +79,7 @@ class RegisterApi(APIView):
 class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedWindowRateThrottle]
     throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
@@ -107,6 +107,48 @@ class TokenObtainApi(APIView):
 
 
 class MeApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        sms_notifications = serializers.BooleanField()
+
     @extend_schema(responses={200: UserOutputSerializer}, tags=["accounts"])
     def get(self, request):
         return Response(UserOutputSerializer(request.user).data)
+
+    @extend_schema(request=InputSerializer, responses={200: UserOutputSerializer}, tags=["accounts"])
+    def patch(self, request):
+        """Turn SMS notifications on or off: {"sms_notifications": bool}."""
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_set_sms_notifications(user=request.user, enabled=serializer.validated_data["sms_notifications"])
+        return Response(UserOutputSerializer(request.user).data)
+
+
+class MeDataApi(APIView):
+    """The current user's personal data as a JSON download (accounts.privacy)."""
+
+    @extend_schema(responses={200: dict}, tags=["accounts"])
+    def get(self, request):
+        return personal_data_download(user=request.user)
+
+
+class MeDeleteApi(APIView):
+    """Delete the current account: personal data erased, bookings and payments kept anonymised.
+    The password confirms it; 409 while the account is still needed (accounts.privacy)."""
+
+    throttle_classes = [ScopedWindowRateThrottle]
+    throttle_scope = "auth"
+
+    class InputSerializer(serializers.Serializer):
+        password = serializers.CharField(trim_whitespace=False, max_length=128)
+
+    @extend_schema(request=InputSerializer, responses={204: None}, tags=["accounts"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user_erase(user=request.user, password=serializer.validated_data["password"])
+        except ApplicationError as error:
+            if error.code == "invalid_password":
+                raise serializers.ValidationError({"password": [error.message]})
+            raise
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -56,6 +56,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     id_photo = models.FileField(storage=private_storage, upload_to=id_photo_upload_to, blank=True)
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.GUEST, db_index=True)
     credit_score = models.PositiveSmallIntegerField(default=CREDIT_SCORE_START)
+    # Booking and payment SMS to phone_number (emails are sent either way).
+    sms_notifications = models.BooleanField(default=True, help_text="Send booking and payment updates by SMS")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
@@ -94,8 +96,30 @@ class User(AbstractBaseUser, PermissionsMixin):
     def last_name(self) -> str:
         return " ".join(self.name.split(" ")[1:]) if self.name else ""
 
+    def sms_number(self) -> str:
+        """The E.164 number to text this user at, or "" (no number, or SMS turned off)."""
+        if not self.sms_notifications or not self.phone_number:
+            return ""
+        return self.phone_number.as_e164
+
     def get_full_name(self) -> str:
         return self.name
 
     def get_short_name(self) -> str:
         return self.first_name
+
+
+class PersonalDataRun(models.Model):
+    """One run of the personal data retention pass (manage.py erase_personal_data, daily):
+    when it ran and what it erased, so staff can see that it still runs (dashboard panel)."""
+
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    retention_days = models.PositiveIntegerField()
+    photos_erased = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Personal data retention {self.started_at:%Y-%m-%d %H:%M}: {self.photos_erased} photos erased"

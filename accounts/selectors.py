@@ -37,3 +37,10 @@ def user_is_manageable_by(*, actor: User, user: User) -> bool:
     if actor.is_superuser or actor.pk == user.pk:
         return True
     return not user.is_superuser and user.role != User.Role.STAFF
+
+
+def personal_data_last_run():
+    """The latest personal data retention run (accounts.services.id_photos_retention_erase), or None."""
+    from accounts.models import PersonalDataRun
+
+    return PersonalDataRun.objects.order_by("-started_at", "-id").first()

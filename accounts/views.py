@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import FileResponse, Http404
@@ -10,9 +11,11 @@ from wagtail.admin.views.account import LoginView as WagtailLoginView
 
 from accounts.forms import AdminLoginForm, LoginForm, SignUpForm
 from accounts.models import User
+from accounts.privacy import personal_data_download, user_erasure_refusals
 from accounts.selectors import user_can_view_id_photo
-from accounts.services import user_register
+from accounts.services import user_erase, user_register, user_set_sms_notifications
 from accounts.validators import ALLOWED_IMAGE_FORMATS, IMAGE_CONTENT_TYPES, detect_id_photo_format
+from core.exceptions import ApplicationError
 from core.throttling import LOCKED_CODE
 
 
@@ -110,3 +113,59 @@ def id_photo(request, user_id: int):
     response["Content-Security-Policy"] = ID_PHOTO_CSP
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
+
+
+# --- Your account: your data and deleting the account (accounts.privacy) -----------------------
+
+
+class AccountDeleteForm(forms.Form):
+    password = forms.CharField(
+        label="Your password, to confirm",
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+def _account_page(request, form, status=200):
+    context = {"form": form, "refusals": user_erasure_refusals(user=request.user)}
+    return render(request, "accounts/account.html", context, status=status)
+
+
+@login_required
+def account(request):
+    return _account_page(request, AccountDeleteForm())
+
+
+@login_required
+def account_data(request):
+    return personal_data_download(user=request.user)
+
+
+@login_required
+@require_POST
+def account_delete(request):
+    form = AccountDeleteForm(request.POST)
+    if not form.is_valid():
+        return _account_page(request, form, status=400)
+    try:
+        user_erase(user=request.user, password=form.cleaned_data["password"])
+    except ApplicationError as error:
+        if error.code == "invalid_password":
+            form.add_error("password", error.message)
+        else:
+            form.add_error(None, error.message)
+        return _account_page(request, form, status=error.status)
+    logout(request)
+    messages.info(request, "Your account is deleted and your personal data erased.")
+    return redirect("/")
+
+
+@login_required
+@require_POST
+def account_sms(request):
+    """The "Send me SMS" checkbox of the account page (an unticked box is absent from the form)."""
+    enabled = request.POST.get("sms_notifications") == "on"
+    user_set_sms_notifications(user=request.user, enabled=enabled)
+    messages.success(request, "SMS updates are on." if enabled else "SMS updates are off; emails still come.")
+    return redirect("accounts:account")

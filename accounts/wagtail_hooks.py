@@ -10,7 +10,8 @@ from wagtail import hooks
 from wagtail.users.views.bulk_actions.assign_role import AssignRoleBulkAction
 from wagtail.users.views.bulk_actions.set_active_state import SetActiveStateBulkAction
 
-from accounts.selectors import user_is_manageable_by
+from accounts.selectors import personal_data_last_run, user_is_manageable_by
+from core.admin_views import DashboardPanel
 
 
 class GroupsFollowRoleAssignRoleBulkAction(AssignRoleBulkAction):
@@ -25,3 +26,18 @@ class ScopedSetActiveStateBulkAction(SetActiveStateBulkAction):
 
 hooks.register("register_bulk_action", GroupsFollowRoleAssignRoleBulkAction, order=1)
 hooks.register("register_bulk_action", ScopedSetActiveStateBulkAction, order=1)
+
+
+# --- Personal data retention: when the daily pass last ran (staff only) ------------------------
+
+
+class PersonalDataPanel(DashboardPanel):
+    name = "nexus_personal_data"
+    template_name = "accounts/dashboard_personal_data.html"
+    order = 90
+
+
+@hooks.register("construct_homepage_panels")
+def add_personal_data_panel(request, panels):
+    if request.user.is_staff:
+        panels.append(PersonalDataPanel(personal_data_last_run()))

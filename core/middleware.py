@@ -41,3 +41,27 @@ class AdminQueryBoundsMiddleware:
                 "A filter value in the address is not a valid number.", content_type="text/plain; charset=utf-8"
             )
         return self.get_response(request)
+
+
+class RequestIdMiddleware:
+    """Gives every request an id for its log lines (core.logging) and its response's
+    X-Request-ID header: the proxy's X-Request-ID when well-formed, else a fresh one.
+    First in MIDDLEWARE, so every line of the request, other middleware's included, has it."""
+
+    header = "X-Request-ID"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from core.logging import request_id_from_header, request_id_var
+
+        request_id = request_id_from_header(request.headers.get(self.header))
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response[self.header] = request_id
+        return response

@@ -1,8 +1,11 @@
-"""Email notifications, sent by a django-q2 worker once the triggering transaction commits.
+"""Email and SMS notifications, sent by a django-q2 worker once the triggering transaction commits.
 
 Services call `notify(event, booking_id=..., payment_id=...)` inside their transaction.
-The SentNotification row makes each (event, object) pair send at most once however
-often it is triggered, so a task that runs twice sends nothing twice.
+The loader registered for the event returns a Letter: one email (its context and
+addresses) and any number of SMS, one per phone number, each with its own template
+(a guest and the owner are told different things). A SentNotification row per channel
+and recipient makes each send at most once however often the event is triggered, so a
+task that runs twice sends nothing twice (core/tasks.py). SMS go through core/sms.py.
 
 How the task reaches the worker:
 - ORM broker (the default: the queue is a table in our own database): the task row is
@@ -19,13 +22,14 @@ from its AppConfig.ready()): how to load the objects the email shows and who get
 core knows no app's model. The events today: booking_created (to the owner),
 booking_confirmed (to every guest with an account), booking_canceled (to the primary
 guest): reservations/notifications.py; payment_received (to the payer):
-mpesa/notifications.py. Templates: templates/emails/<event>*.
+mpesa/notifications.py. Templates: templates/emails/<event>*, templates/sms/<name>.txt.
+Which events send what to whom: docs/notifications.md.
 """
 
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django_q.conf import Conf
@@ -35,11 +39,23 @@ TASK = "core.tasks.notifications_send"
 
 
 @dataclass(frozen=True)
+class Sms:
+    """One SMS of an event: to an E.164 number, from templates/sms/<template>.txt rendered
+    with the letter's context plus `context`. The loader leaves out people who turned SMS off."""
+
+    to: str
+    template: str
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Letter:
-    """One event's email, ready to render: the templates' context and who gets it."""
+    """One event's messages, ready to render: the templates' context, who gets the email,
+    and the SMS (each to one number)."""
 
     context: dict
     recipients: list[str]
+    texts: list[Sms] = field(default_factory=list)
 
 
 # event -> load(booking_id, payment_id) -> Letter. Run by the worker (core/tasks.py).

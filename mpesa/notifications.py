@@ -1,20 +1,26 @@
-"""The payment emails: what each shows and who gets it (core/notifications.py sends them).
+"""The payment notifications: what each email and SMS shows and who gets it (core/notifications.py
+sends them; docs/notifications.md has the table).
 
 Registered at start-up (MpesaConfig.ready()) for the events the payments app raises.
 """
 
-from core.notifications import Letter, notification_register
+from core.notifications import Letter, Sms, notification_register
 from mpesa.models import Payment
 from reservations.models import Booking
 
 
 def payment_received_letter(booking_id: int, payment_id: int | None = None) -> Letter:
-    """To the payer, with the receipt; to the primary guest when the payer is unknown."""
+    """To the payer, with the receipt (email, and SMS unless they turned it off); to the
+    primary guest when the payer is unknown."""
     booking = Booking.objects.select_related("property__owner", "primary_guest").get(pk=booking_id)
     payment = Payment.objects.select_related("initiated_by").get(pk=payment_id) if payment_id else None
-    payer = payment.initiated_by if payment else None
-    recipients = [payer.email] if payer and payer.email else [booking.primary_guest.email]
-    return Letter(context={"booking": booking, "payment": payment}, recipients=recipients)
+    payer = payment.initiated_by if payment and payment.initiated_by_id else booking.primary_guest
+    number = payer.sms_number()
+    return Letter(
+        context={"booking": booking, "payment": payment},
+        recipients=[payer.email] if payer.email else [booking.primary_guest.email],
+        texts=[Sms(to=number, template="payment_received")] if number else [],
+    )
 
 
 def payment_notifications_register() -> None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.logging import money_fields
 from mpesa import client as daraja
 from mpesa.models import CallbackRecord, Payment
 from mpesa.settle import NOT_SENT_REASON, UNREACHABLE_REASON, Outcome, callback_apply, payment_settle
@@ -81,6 +82,7 @@ def payment_query_and_settle(*, payment_id: int) -> Payment:
                 locked.checkout_request_id,
                 locked.query_attempts,
                 getattr(result, "reason", ""),
+                extra=money_fields(payment=locked),
             )
         locked.save(update_fields=fields)
     if final:
@@ -126,7 +128,7 @@ def callback_sweep() -> int:
         try:
             callback_apply(record_id=record_id)
         except Exception:
-            logger.exception("ledger sweep failed record_id=%s", record_id)
+            logger.exception("ledger sweep failed record_id=%s", record_id, extra=money_fields(record_id=record_id))
     return len(ids)
 
 
@@ -161,7 +163,7 @@ def payment_reconcile_pending() -> int:
             try:
                 service(payment_id=payment_id)
             except Exception:
-                logger.exception("reconcile failed payment_id=%s", payment_id)
+                logger.exception("reconcile failed payment_id=%s", payment_id, extra=money_fields(payment_id=payment_id))
                 continue
             handled += 1
     if handled:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts import credit
 from core import safe_json
+from core.logging import money_fields
 from core.notifications import collected, notify
 from core.services import audit_batch, audit_record
 from mpesa.callbacks import StkCallback
@@ -228,6 +229,7 @@ def _apply_failure(*, booking: Booking, payment: Payment, outcome: Outcome, acto
             payment.pk,
             payment.checkout_request_id,
             outcome.result_code,
+            extra=money_fields(payment=payment, booking=booking),
         )
         return False
     before = payment_snapshot(payment)
@@ -297,6 +299,7 @@ def _apply_failure(*, booking: Booking, payment: Payment, outcome: Outcome, acto
         payment.pk,
         payment.checkout_request_id or "-",
         outcome.result_code,
+        extra=money_fields(payment=payment, booking=booking),
     )
     return True
 
@@ -311,7 +314,10 @@ def _apply_success(
     if payment.status == Payment.Status.SUCCESS:
         if receipt is None or payment.mpesa_receipt_number == receipt:
             logger.info(
-                "repeat success ignored payment_id=%s checkout_request_id=%s", payment.pk, payment.checkout_request_id
+                "repeat success ignored payment_id=%s checkout_request_id=%s",
+                payment.pk,
+                payment.checkout_request_id,
+                extra=money_fields(payment=payment, booking=booking),
             )
             return False
         if payment.mpesa_receipt_number:
@@ -400,6 +406,7 @@ def _apply_success(
         receipt or "-",
         amount,
         payment.flagged,
+        extra=money_fields(payment=payment, booking=booking, receipt=receipt),
     )
     return True
 
@@ -425,7 +432,13 @@ def _flag_receipt_reuse(*, payment: Payment, receipt: str, raw, source: str) -> 
         before=payment_snapshot(payment),
         data={source: raw},
     )
-    logger.warning("receipt reuse refused payment_id=%s receipt=%s holder=%s", payment.pk, receipt, holder)
+    logger.warning(
+        "receipt reuse refused payment_id=%s receipt=%s holder=%s",
+        payment.pk,
+        receipt,
+        holder,
+        extra=money_fields(payment=payment, receipt=receipt),
+    )
     return payment.flag_reason
 
 
@@ -546,6 +559,7 @@ def callback_apply(*, record_id: int) -> CallbackRecord:
             record.checkout_request_id,
             record.receipt,
             record.amount,
+            extra=money_fields(checkout_request_id=record.checkout_request_id, record_id=record.pk, receipt=record.receipt),
         )
     record.refresh_from_db()
     return record

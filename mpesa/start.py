@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from core.exceptions import ApplicationError
+from core.logging import money_fields
 from core.services import audit_record
 from listings.models import PropertyPage
 from mpesa import client as daraja
@@ -113,7 +114,13 @@ def payment_start(*, booking_id: int, user, msisdn: str, amount: int) -> Payment
         )
         payment_id = payment.pk
         transaction.on_commit(lambda: _enqueue_stk_push(payment_id))
-    logger.info("payment created payment_id=%s booking=%s amount=%s", payment.pk, booking.reference, amount)
+    logger.info(
+        "payment created payment_id=%s booking=%s amount=%s",
+        payment.pk,
+        booking.reference,
+        amount,
+        extra=money_fields(payment=payment, booking=booking),
+    )
     return payment
 
 
@@ -127,7 +134,9 @@ def payment_send_stk_push(*, payment_id: int) -> Payment | None:
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None or payment.status != Payment.Status.QUEUED or payment.sent_at is not None:
-            logger.info("stk push skipped payment_id=%s: not waiting to be sent", payment_id)
+            logger.info(
+                "stk push skipped payment_id=%s: not waiting to be sent", payment_id, extra=money_fields(payment_id=payment_id)
+            )
             return payment
         booking = Booking.objects.only("reference", "status").get(pk=payment.booking_id)
         payment.sent_at = timezone.now()
@@ -168,6 +177,7 @@ def _payment_record_push(*, payment_id: int, result) -> Payment:
                     payment.pk,
                     payment.checkout_request_id,
                     result.checkout_request_id,
+                    extra=money_fields(payment=payment),
                 )
                 return payment
             payment.checkout_request_id = result.checkout_request_id
@@ -197,7 +207,11 @@ def _payment_record_push(*, payment_id: int, result) -> Payment:
             data={"provider": getattr(result, "raw", None)},
         )
     logger.info(
-        "stk push %s payment_id=%s checkout_request_id=%s", action, payment.pk, payment.checkout_request_id or "-"
+        "stk push %s payment_id=%s checkout_request_id=%s",
+        action,
+        payment.pk,
+        payment.checkout_request_id or "-",
+        extra=money_fields(payment=payment),
     )
     if callback_apply_waiting(payment=payment):
         payment.refresh_from_db()

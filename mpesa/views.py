@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_q.tasks import async_task
 
 from core import safe_json
+from core.logging import money_fields
 from core.throttling import client_ip
 from mpesa.callbacks import CallbackInvalid, parse_stk_callback
 from mpesa.settle import callback_store
@@ -65,7 +66,16 @@ def stk_callback(request, token: str):
         except Exception:
             # Stored is what counts: the reconcile sweep applies a NEW row the queue lost,
             # and Daraja must not be told to send it again for our own failure.
-            logger.exception("callback stored but its apply task failed record_id=%s", record_id)
+            logger.exception(
+                "callback stored but its apply task failed record_id=%s",
+                record_id,
+                extra=money_fields(checkout_request_id=parsed.checkout_request_id, record_id=record_id),
+            )
     else:
-        logger.info("repeat callback counted record_id=%s checkout_request_id=%s", record_id, parsed.checkout_request_id)
+        logger.info(
+            "repeat callback counted record_id=%s checkout_request_id=%s",
+            record_id,
+            parsed.checkout_request_id,
+            extra=money_fields(checkout_request_id=parsed.checkout_request_id, record_id=record_id),
+        )
     return JsonResponse(ACCEPTED)

@@ -1,14 +1,16 @@
 from django.urls import path
 
-from accounts.apis import MeApi, RegisterApi, TokenObtainApi
+from accounts.apis import MeApi, MeDataApi, MeDeleteApi, RegisterApi, TokenObtainApi
 
 urlpatterns = [
     path("auth/register/", RegisterApi.as_view(), name="auth-register"),
     path("auth/token/", TokenObtainApi.as_view(), name="auth-token"),
     path("me/", MeApi.as_view(), name="me"),
+    path("me/data/", MeDataApi.as_view(), name="me-data"),
+    path("me/delete/", MeDeleteApi.as_view(), name="me-delete"),
 ]
 
-from listings.apis import PropertyAvailabilityApi, PropertyDetailApi, PropertyListApi  # noqa: E402
+from listings.apis import PropertyAvailabilityApi, PropertyDetailApi, PropertyListApi, PropertyQuoteApi  # noqa: E402
 from reservations.apis import (  # noqa: E402
     BookingCancelApi,
     BookingDetailApi,
@@ -21,6 +23,7 @@ urlpatterns += [
     path("properties/", PropertyListApi.as_view(), name="property-list"),
     path("properties/<int:property_id>/", PropertyDetailApi.as_view(), name="property-detail"),
     path("properties/<int:property_id>/availability/", PropertyAvailabilityApi.as_view(), name="property-availability"),
+    path("properties/<int:property_id>/quote/", PropertyQuoteApi.as_view(), name="property-quote"),
     path("bookings/", BookingListCreateApi.as_view(), name="booking-list"),
     path("bookings/<int:booking_id>/", BookingDetailApi.as_view(), name="booking-detail"),
     path("bookings/<int:booking_id>/cancel/", BookingCancelApi.as_view(), name="booking-cancel"),
@@ -33,4 +36,19 @@ from mpesa.apis import BookingPaymentListCreateApi, PaymentDetailApi  # noqa: E4
 urlpatterns += [
     path("bookings/<int:booking_id>/payments/", BookingPaymentListCreateApi.as_view(), name="booking-payments"),
     path("payments/<int:payment_id>/", PaymentDetailApi.as_view(), name="payment-detail"),
+]
+
+from listings.calendar.apis import CalendarFeedDeleteApi, CalendarFeedListCreateApi  # noqa: E402
+
+urlpatterns += [
+    path(
+        "owner/properties/<int:property_id>/calendar-feeds/",
+        CalendarFeedListCreateApi.as_view(),
+        name="owner-calendar-feeds",
+    ),
+    path(
+        "owner/properties/<int:property_id>/calendar-feeds/<int:import_id>/",
+        CalendarFeedDeleteApi.as_view(),
+        name="owner-calendar-feed-delete",
+    ),
 ]

@@ -15,6 +15,7 @@ class ReservationsConfig(AppConfig):
         from reservations.demo import seed_bookings
         from reservations.notifications import booking_notifications_register
         from reservations.permissions import ROLE_GRANTS, booking_permission_policy_register
+        from reservations.privacy import booking_personal_data_register
         from reservations.property_page import property_page_booking_box
         from reservations.selectors import owner_hosts_paying_guest
 
@@ -25,6 +26,7 @@ class ReservationsConfig(AppConfig):
         occupancy_register(BOOKED_NIGHTS)
         property_page_part_register(property_page_booking_box)
         booking_notifications_register()
+        booking_personal_data_register()
         demo_step_register(
             DemoStep(
                 order=DemoOrder.BOOKINGS,

@@ -1,9 +1,9 @@
 """Co-guest invitations: the only way a co-guest's row gets linked to an account (docs/booking-rules.md).
 
-The booker types a co-guest's name and, optionally, an email. Anyone can type anyone's
-address, so a matching email or phone proves nothing and never links. Instead a link with
-a long random secret goes to that address; whoever opens it while logged in and accepts
-becomes that co-guest (sees the booking, may pay toward it).
+The booker types a co-guest's name and, optionally, an email and a phone number. Anyone can
+type anyone's address, so a matching email or phone proves nothing and never links. Instead
+a link with a long random secret goes to that address (and by SMS to that number); whoever
+opens it while logged in and accepts becomes that co-guest (sees the booking, may pay toward it).
 
 - The secret (secrets.token_urlsafe(32), 256 bits) is made by the worker at the moment it
   sends the email, and only its SHA-256 is stored: a leaked database, task queue or log
@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.services import audit_record
+from core.sms import sms_send
 from reservations.models import Booking, BookingGuest
 
 logger = logging.getLogger(__name__)
@@ -69,10 +70,10 @@ def booking_guest_invitations_enqueue(*, guest_ids: list[int]) -> None:
 def booking_guest_invitation_request(*, guest: BookingGuest) -> None:
     """Mark an unsaved or locked co-guest row as invited (the worker mints the link and sends it).
 
-    A row without an email gets no invitation: SMS codes come with SMS. Any earlier link
+    A row with neither an email nor a phone number gets no invitation. Any earlier link
     stops working. The caller saves the row and enqueues the send.
     """
-    if guest.is_primary or not guest.email or guest.user_id is not None:
+    if guest.is_primary or not (guest.email or guest.phone_number) or guest.user_id is not None:
         return
     guest.invited_at = timezone.now()
     guest.invitation_token_hash = ""
@@ -112,7 +113,7 @@ def _invitation_send(guest_id: int) -> int:
             or guest.user_id is not None
             or not guest.invited_at
             or guest.invitation_token_hash
-            or not guest.email
+            or not (guest.email or guest.phone_number)
             or guest.booking.status == Booking.Status.CANCELED
         ):
             return 0
@@ -125,10 +126,27 @@ def _invitation_send(guest_id: int) -> int:
         audit_record(
             obj=booking,
             action="booking.guest_invited",
-            summary=f"{booking.reference} invitation emailed to {guest.name}",
-            data={"guest_id": guest.pk, "email": guest.email, "expires_at": guest.invitation_expires_at.isoformat()},
+            summary=f"{booking.reference} invitation sent to {guest.name}",
+            data={
+                "guest_id": guest.pk,
+                "email": guest.email,
+                "phone_number": guest.phone_number,
+                "expires_at": guest.invitation_expires_at.isoformat(),
+            },
         )
-        _email(guest=guest, token=token)
+        if guest.email:
+            _email(guest=guest, token=token)
+        else:
+            # The SMS is the only way the link reaches this co-guest: a failure rolls the
+            # link back and the task is retried.
+            _sms(guest=guest, token=token)
+    if guest.email and guest.phone_number:
+        # Also by SMS, once the emailed link is stored. Not retried: a retry would have to mint
+        # a new link and so void the one already emailed; the booker can send it again.
+        try:
+            _sms(guest=guest, token=token)
+        except Exception:  # noqa: BLE001 - the email carries the same link
+            logger.exception("invitation sms failed guest_id=%s", guest_id)
     logger.info("invitation sent guest_id=%s booking=%s", guest_id, booking.reference)
     return 1
 
@@ -151,6 +169,17 @@ def _email(*, guest: BookingGuest, token: str) -> None:
     )
     message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
     message.send()
+
+
+def _sms(*, guest: BookingGuest, token: str) -> None:
+    """The invitation link by SMS to the number the booker typed (the co-guest has no account
+    yet, so there is no SMS setting to honour)."""
+    context = {
+        "booking": guest.booking,
+        "inviter": guest.booking.primary_guest,
+        "accept_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("invitation_accept", args=[token]),
+    }
+    sms_send(to=guest.phone_number, message=render_to_string("sms/invitation.txt", context))
 
 
 def invitation_get(*, token: str) -> BookingGuest:
@@ -235,8 +264,10 @@ def booking_guest_invitation_resend(*, booking_id: int, guest_id: int, actor) ->
             raise ApplicationError("That guest is not on this booking.", "guest_not_found", 404)
         if guest.user_id is not None:
             raise ApplicationError(f"{guest.name} has already accepted.", "invitation_accepted", 409)
-        if not guest.email:
-            raise ApplicationError(f"Add an email for {guest.name} to invite them.", "guest_without_email", 409)
+        if not (guest.email or guest.phone_number):
+            raise ApplicationError(
+                f"Add an email or a phone number for {guest.name} to invite them.", "guest_without_email", 409
+            )
         if guest.invited_at and timezone.now() < guest.invited_at + RESEND_AFTER:
             raise ApplicationError(
                 f"An invitation went to {guest.name} a few minutes ago. You can send it again in a little while.",

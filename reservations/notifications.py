@@ -1,9 +1,15 @@
-"""The booking emails: what each shows and who gets it (core/notifications.py sends them).
+"""The booking notifications: what each email and SMS shows and who gets it (core/notifications.py
+sends them; docs/notifications.md has the table).
 
 Registered at start-up (ReservationsConfig.ready()) for the events reservations raises.
+SMS go to the numbers on the accounts (User.sms_number(): empty when the user turned SMS off).
 """
 
-from core.notifications import Letter, notification_register
+from django.conf import settings
+from django.urls import reverse
+
+from core.notifications import Letter, Sms, notification_register
+from reservations.deadlines import booking_balance_due_by
 from reservations.models import Booking
 
 
@@ -11,33 +17,84 @@ def _booking(booking_id: int) -> Booking:
     return Booking.objects.select_related("property__owner", "primary_guest").get(pk=booking_id)
 
 
-def _letter(booking: Booking, recipients: list[str]) -> Letter:
-    return Letter(context={"booking": booking, "payment": None}, recipients=recipients)
+def _letter(booking: Booking, recipients: list[str], texts: list[Sms] | None = None) -> Letter:
+    return Letter(context={"booking": booking, "payment": None}, recipients=recipients, texts=texts or [])
+
+
+def _texts(pairs) -> list[Sms]:
+    """One Sms per distinct number, in order, skipping users without one (or with SMS off).
+    `pairs` is (user or None, template, extra context)."""
+    texts, seen = [], set()
+    for user, template, context in pairs:
+        number = user.sms_number() if user is not None else ""
+        if number and number not in seen:
+            seen.add(number)
+            texts.append(Sms(to=number, template=template, context=context))
+    return texts
+
+
+def _owner(booking: Booking):
+    return booking.property.owner if booking.property.owner_id else None
+
+
+def booking_detail_url(booking: Booking) -> str:
+    return settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("reservations:booking_detail", args=[booking.pk])
 
 
 def booking_created_letter(booking_id: int, payment_id: int | None = None) -> Letter:
-    """To the owner: a new booking of their property."""
+    """Email to the owner: a new booking of their property. SMS to the booker (the hold and
+    what to pay) and to the owner."""
     booking = _booking(booking_id)
-    owner = booking.property.owner
-    return _letter(booking, [owner.email] if booking.property.owner_id and owner.email else [])
+    owner = _owner(booking)
+    texts = _texts(
+        [
+            (booking.primary_guest, "booking_created_guest", {}),
+            (owner, "booking_created_owner", {}),
+        ]
+    )
+    return _letter(booking, [owner.email] if owner and owner.email else [], texts)
 
 
 def booking_confirmed_letter(booking_id: int, payment_id: int | None = None) -> Letter:
     """To the booker and the co-guests who accepted their invitation, at their accounts'
-    addresses. An address the booker typed proves nothing: until its owner accepts, the
-    co-guest is a name on the booking and is told nothing more about it."""
+    addresses and numbers. An address the booker typed proves nothing: until its owner
+    accepts, the co-guest is a name on the booking and is told nothing more about it.
+    The owner gets an SMS too."""
     booking = _booking(booking_id)
-    guests = booking.guests.select_related("user")
-    return _letter(booking, sorted({g.user.email.lower() for g in guests if g.user_id and g.user.email}))
+    guests = [g for g in booking.guests.select_related("user") if g.user_id]
+    guests.sort(key=lambda g: not g.is_primary)
+    url = {"url": booking_detail_url(booking)}
+    texts = _texts(
+        [(g.user, "booking_confirmed_guest", url) for g in guests]
+        + [(_owner(booking), "booking_confirmed_owner", {})]
+    )
+    return _letter(booking, sorted({g.user.email.lower() for g in guests if g.user.email}), texts)
 
 
 def booking_canceled_letter(booking_id: int, payment_id: int | None = None) -> Letter:
-    """To the primary guest (a cancellation, or a hold that expired)."""
+    """To the primary guest (a cancellation, or a hold that expired); an SMS to the owner too."""
     booking = _booking(booking_id)
-    return _letter(booking, [booking.primary_guest.email])
+    texts = _texts(
+        [
+            (booking.primary_guest, "booking_canceled_guest", {}),
+            (_owner(booking), "booking_canceled_owner", {}),
+        ]
+    )
+    return _letter(booking, [booking.primary_guest.email], texts)
+
+
+def balance_due_reminder_letter(booking_id: int, payment_id: int | None = None) -> Letter:
+    """To the primary guest: the balance still due and by when (reservations/reminders.py)."""
+    booking = _booking(booking_id)
+    due_by = booking_balance_due_by(check_in=booking.check_in, booking_date=booking.booking_date)
+    extra = {"due_by": due_by, "url": booking_detail_url(booking)}
+    letter = _letter(booking, [booking.primary_guest.email], _texts([(booking.primary_guest, "balance_due_reminder", extra)]))
+    letter.context.update(extra)
+    return letter
 
 
 def booking_notifications_register() -> None:
     notification_register("booking_created", booking_created_letter)
     notification_register("booking_confirmed", booking_confirmed_letter)
     notification_register("booking_canceled", booking_canceled_letter)
+    notification_register("balance_due_reminder", balance_due_reminder_letter)

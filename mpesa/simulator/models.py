@@ -50,3 +50,18 @@ class SimulatorDirective(models.Model):
     callback_mode = models.CharField(max_length=12, default="once")
     query_mode = models.CharField(max_length=12, default="normal")
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class SimulatedSms(models.Model):
+    """An SMS as the virtual phone shows it (SMS_BACKEND=simulator: mpesa.simulator.sms)."""
+
+    phone_number = models.CharField(max_length=12, db_index=True)  # 2547XXXXXXXX, like the STK prompts
+    message = models.TextField()
+    sender = models.CharField(max_length=11, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.phone_number} {self.message[:40]}"

@@ -24,4 +24,5 @@ urlpatterns = [
     path("api/prompts/<str:checkout_request_id>/resend/", views.api_prompt_resend, name="api_prompt_resend"),
     path("api/directives/", views.api_directive_create, name="api_directive_create"),
     path("api/tokens/expire/", views.api_tokens_expire, name="api_tokens_expire"),
+    path("api/sms/", views.api_sms_list, name="api_sms_list"),
 ]

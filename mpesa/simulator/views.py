@@ -30,7 +30,7 @@ from core import safe_json
 from core.phones import to_msisdn
 from mpesa.client import NAIROBI, stk_password
 from mpesa.simulator import services
-from mpesa.simulator.models import SimulatedStkPush, SimulatorDirective
+from mpesa.simulator.models import SimulatedSms, SimulatedStkPush, SimulatorDirective
 
 STK_PUSH_FIELDS = (
     "BusinessShortCode",
@@ -402,6 +402,27 @@ def api_directive_create(request):
 
 
 @csrf_exempt
+@require_GET
+def api_sms_list(request):
+    """The SMS the simulated gateway delivered, newest first (?phone_number= one phone's)."""
+    messages_ = SimulatedSms.objects.all()
+    phone = request.GET.get("phone_number", "").strip()
+    if phone:
+        try:
+            messages_ = messages_.filter(phone_number=to_msisdn(phone))
+        except ValidationError:
+            return _api_error(400, "Not a Kenyan mobile number.", "invalid_phone")
+    return JsonResponse(
+        {
+            "results": [
+                {"id": m.pk, "phone_number": m.phone_number, "message": m.message, "created_at": m.created_at.isoformat()}
+                for m in messages_.order_by("-created_at", "-id")[:100]
+            ]
+        }
+    )
+
+
+@csrf_exempt
 @require_POST
 def api_tokens_expire(request):
     """Every OAuth token issued so far stops working (the client must refresh once and retry)."""
@@ -423,11 +444,16 @@ def phone_list(request):
             return redirect("simulator:phone", msisdn=to_msisdn(wanted))
         except ValidationError:
             messages.error(request, "Enter a Kenyan mobile number such as 0712 345 678.")
-    phones = (
+    phones = list(
         SimulatedStkPush.objects.values("phone_number")
         .annotate(pending=Count("id", filter=Q(state=SimulatedStkPush.State.PENDING)), last=Max("created_at"))
         .order_by("-pending", "-last")
     )
+    # Phones that only ever received SMS are listed after those with prompts.
+    with_prompts = {p["phone_number"] for p in phones}
+    for row in SimulatedSms.objects.values("phone_number").annotate(last=Max("created_at")).order_by("-last"):
+        if row["phone_number"] not in with_prompts:
+            phones.append({"phone_number": row["phone_number"], "pending": 0, "last": row["last"]})
     return render(request, "simulator/phone_list.html", {"phones": phones})
 
 
@@ -450,6 +476,8 @@ def phone(request, msisdn: str):
         "pending": prompts.filter(state=SimulatedStkPush.State.PENDING).order_by("created_at"),
         "history": prompts.exclude(state=SimulatedStkPush.State.PENDING).order_by("-completed_at", "-id")[:10],
         "poll_url": reverse("simulator:api_prompt_list") + f"?phone_number={msisdn}&state=pending",
+        "sms": SimulatedSms.objects.filter(phone_number=msisdn).order_by("-created_at", "-id")[:20],
+        "sms_poll_url": reverse("simulator:api_sms_list") + f"?phone_number={msisdn}",
     }
     return render(request, "simulator/phone.html", context)
 

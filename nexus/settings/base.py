@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestIdMiddleware",  # first: every log line of the request carries its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,6 +156,9 @@ ID_PHOTO_MAX_BYTES = 5 * 1024 * 1024
 # Checked from the image header before any pixel is decoded: a few KB of compressed
 # PNG can claim billions of pixels. 40 MP still takes a full-size photo from most phones.
 ID_PHOTO_MAX_PIXELS = 40_000_000
+# ID photos are erased this many days after the user's last check-out (or after joining, for
+# users who never booked): manage.py erase_personal_data, daily (docs/security.md).
+ID_PHOTO_RETENTION_DAYS = int(os.environ.get("ID_PHOTO_RETENTION_DAYS", "365"))
 
 # --- i18n / time ------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -174,6 +178,17 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# --- Media storage (core/storage.py) ------------------------------------------------------
+# MEDIA_STORAGE=filesystem (default): MEDIA_ROOT and PRIVATE_MEDIA_ROOT on this machine.
+# MEDIA_STORAGE=s3: images, renditions and documents in AWS_STORAGE_BUCKET_NAME, ID photos in
+# PRIVATE_STORAGE_BUCKET_NAME (never public), on AWS S3, Cloudflare R2 or any S3 endpoint
+# (AWS_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_REGION_NAME, and
+# optionally AWS_S3_CUSTOM_DOMAIN for the public links). "private" is the ID photos' storage.
+from core.storage import media_storage_choice, media_storages  # noqa: E402
+
+MEDIA_STORAGE = media_storage_choice(os.environ)
+STORAGES.update(media_storages(os.environ))
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
@@ -273,6 +288,9 @@ CHECK_IN_TIME = os.environ.get("CHECK_IN_TIME", "14:00")
 # How long the link in a co-guest invitation email can be used.
 BOOKING_INVITATION_TTL_DAYS = int(os.environ.get("BOOKING_INVITATION_TTL_DAYS", "14"))
 IDEMPOTENCY_KEY_TTL_HOURS = 24
+# Calendar import (listings/calendar/fetch.py): host names trusted as they are, whatever
+# they resolve to. Empty: only calendars on public addresses are fetched.
+CALENDAR_IMPORT_ALLOWED_HOSTS = env_list("CALENDAR_IMPORT_ALLOWED_HOSTS")
 
 # --- M-Pesa / Daraja ------------------------------------------------------------------
 MPESA_BASE_URLS = {
@@ -317,6 +335,22 @@ MPESA_SIMULATOR_PASSKEY = os.environ.get(
 MPESA_SIMULATOR_SLOW_SECONDS = float(os.environ.get("MPESA_SIMULATOR_SLOW_SECONDS", "30"))
 MPESA_SIMULATOR_PROMPT_TTL_SECONDS = int(os.environ.get("MPESA_SIMULATOR_PROMPT_TTL_SECONDS", "120"))
 
+# --- SMS (core/sms.py) ---------------------------------------------------------------
+# Which gateway sends the SMS: "simulator" (shown on the virtual phone page, the default
+# next to the Daraja simulator), "africastalking" or "console" (logged only).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "simulator" if MPESA_ENV == "simulator" else "console")
+SMS_BACKENDS = {
+    "africastalking": "core.sms.AfricasTalkingBackend",
+    "console": "core.sms.ConsoleBackend",
+    "simulator": "mpesa.simulator.sms.SimulatorSmsBackend",
+}
+AFRICASTALKING_USERNAME = os.environ.get("AFRICASTALKING_USERNAME", "sandbox")
+AFRICASTALKING_API_KEY = os.environ.get("AFRICASTALKING_API_KEY", "")
+AFRICASTALKING_SENDER_ID = os.environ.get("AFRICASTALKING_SENDER_ID", "")
+# Empty: the base URL follows the username (sandbox or live).
+AFRICASTALKING_API_URL = os.environ.get("AFRICASTALKING_API_URL", "")
+SMS_HTTP_TIMEOUT = float(os.environ.get("SMS_HTTP_TIMEOUT", "10"))
+
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Nexus <bookings@nexus.example.com>")
@@ -325,13 +359,22 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Nexus <bookings@nexus
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "kv": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
-    },
+    # JSON in production, key=value text in development: LOG_FORMAT=json|text, else JSON
+    # unless DEBUG (core.logging). Every line carries request_id (core.middleware.RequestIdMiddleware,
+    # a task-scoped id in django-q2 workers); money lines add payment_id, checkout_request_id
+    # and booking_reference as fields.
+    "formatters": {"main": {"()": "core.logging.formatter_from_settings"}},
     # The callback token is in the callback's URL path; request lines show it as ***.
-    "filters": {"mask_callback_tokens": {"()": "core.log_masking.MaskCallbackTokens"}},
+    "filters": {
+        "mask_callback_tokens": {"()": "core.log_masking.MaskCallbackTokens"},
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "kv", "filters": ["mask_callback_tokens"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "main",
+            "filters": ["mask_callback_tokens", "request_id"],
+        }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -344,3 +387,20 @@ LOGGING = {
         "django_tasks": {"level": "WARNING"},
     },
 }
+
+# --- Errors: Sentry when SENTRY_DSN is set (core.sentry scrubs phones, emails, tokens) ------
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from core.sentry import sentry_init
+
+    sentry_init(
+        SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", ""),
+        release=os.environ.get("RENDER_GIT_COMMIT", ""),
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
+
+# --- Health checks (core.health) ------------------------------------------------------
+# `/healthz?full=1` answers staff, or a caller sending this value in X-Healthz-Token (an
+# uptime monitor). Empty: staff only.
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")

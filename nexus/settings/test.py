@@ -32,3 +32,5 @@ LOGIN_FAILURE_LIMIT = 1000
 # starts a real qcluster worker.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The calendar import tests serve .ics files from a local HTTP server.
+CALENDAR_IMPORT_ALLOWED_HOSTS = ["127.0.0.1"]

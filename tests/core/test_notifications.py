@@ -10,7 +10,13 @@ from core.tasks import notification_send
 
 
 def test_the_apps_registered_the_booking_and_payment_events():
-    assert set(notifications._loaders) == {"booking_created", "booking_confirmed", "booking_canceled", "payment_received"}
+    assert set(notifications._loaders) == {
+        "booking_created",
+        "booking_confirmed",
+        "booking_canceled",
+        "balance_due_reminder",
+        "payment_received",
+    }
 
 
 def test_an_event_nobody_registered_is_refused_in_the_caller():

@@ -133,9 +133,9 @@ def test_an_existing_account_with_the_same_email_or_phone_is_never_linked(
         assert client_for(user).get(BOOKINGS).json()["count"] == 0
         assert client_for(user).get(f"{BOOKINGS}{booking['id']}/").status_code == 404
     guests = {g["name"]: g for g in client_for(alice).get(f"{BOOKINGS}{booking['id']}/").json()["guests"]}
-    # A phone number alone never links and gets no invitation (no SMS yet).
-    assert (guests["Carol Njeri"]["user"], guests["Carol Njeri"]["invitation"]) == (None, "none")
-    assert (guests["Bob again"]["user"], guests["Bob again"]["invitation"]) == (None, "none")
+    # A phone number alone never links either: it gets the invitation link by SMS.
+    assert (guests["Carol Njeri"]["user"], guests["Carol Njeri"]["invitation"]) == (None, "invited")
+    assert (guests["Bob again"]["user"], guests["Bob again"]["invitation"]) == (None, "invited")
     assert (guests["Bob Otieno"]["user"], guests["Bob Otieno"]["invitation"]) == (None, "invited")
     assert [m.to for m in mail.outbox if "invit" in m.subject.lower()] == [["bob@example.com"]]
 

@@ -202,8 +202,8 @@ def test_add_and_remove_co_guests_before_paying(client, prop):
     response = client.post(url, {"add-name": "Otieno Known", "add-phone_number": "0722 000 111"})
     assert response.status_code == 302
     added = booking.guests.get(is_primary=False)
-    # A matching phone never links (and, with no SMS yet, a phone-only guest gets no invitation).
-    assert added.user is None and added.invitation == "none" and added.phone_number == "+254722000111"
+    # A matching phone never links: the phone-only guest is invited by SMS instead.
+    assert added.user is None and added.invitation == "invited" and added.phone_number == "+254722000111"
     assert not booking.guests.filter(user=known).exists()
     booking.refresh_from_db()
     assert booking.party_size == 2
