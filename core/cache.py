@@ -1,8 +1,9 @@
 """The database cache, with `set` in one statement.
 
-Used when REDIS_URL is not set (nexus/settings/base.py). DRF's throttles write their
-request history with `cache.set` on every throttled request (a booking POST, a payment,
-a sign-in), and Django's DatabaseCache spends five statements on each: `SELECT COUNT(*)`
+Used when REDIS_URL is not set (nexus/settings/base.py). The request throttles used to
+keep their histories here (they count in their own table now, core.throttling); the
+sign-in lock and Django's other cache users still write with `cache.set`, and Django's
+DatabaseCache spends five statements on each: `SELECT COUNT(*)`
 of the whole table to decide whether to cull, then a transaction with a read, an UPDATE
 or INSERT, and a COMMIT. Here a `set` outside a transaction is a single
 `INSERT ... ON CONFLICT (cache_key) DO UPDATE` (PostgreSQL and SQLite both have it), which

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEntry(models.Model):
@@ -10,12 +11,15 @@ class AuditEntry(models.Model):
     staff action; never edited afterwards.
     """
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add: an entry written after the fact (a booking's
+    # "created" entry, written by the worker) carries the time the change happened.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     action = models.CharField(max_length=64)
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    # Indexed by (content_type, object_id) below, which also serves content_type alone.
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+", db_index=False)
     object_id = models.CharField(max_length=64)
     summary = models.CharField(max_length=255, blank=True)
     before = models.JSONField(default=dict, blank=True)
@@ -55,3 +59,21 @@ class SentNotification(models.Model):
 
     key = models.CharField(max_length=200, unique=True)
     sent_at = models.DateTimeField(auto_now_add=True)
+
+
+class RateCounter(models.Model):
+    """Requests counted per throttle key in fixed windows: this window's count and the last one's.
+
+    Written by core.throttling.rate_counter_hit in one statement per request. On PostgreSQL
+    the table is UNLOGGED (migration 0004): a crash forgets the counts, which only lets a
+    client start its window again.
+    """
+
+    key = models.CharField(max_length=255, primary_key=True)
+    window_number = models.BigIntegerField(help_text="Unix time // the rate's duration")
+    count = models.PositiveIntegerField()
+    previous = models.PositiveIntegerField(help_text="Requests counted in window_number - 1")
+    expires = models.BigIntegerField(help_text="Unix time after which the row says nothing")
+
+    def __str__(self) -> str:
+        return f"{self.key} window {self.window_number}: {self.count} (+{self.previous} before)"

@@ -20,8 +20,11 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
+    at=None,
 ) -> AuditEntry:
     """Append an audit entry for `obj`. Call inside the transaction that made the change.
+
+    `at`: when the change happened, for an entry written after the fact (default: now).
 
     Inside `audit_batch()` the entry is written when the batch ends (its pk is None until then).
     """
@@ -35,6 +38,8 @@ def audit_record(
         after=after or {},
         data=data or {},
     )
+    if at is not None:
+        entry.created_at = at
     pending = getattr(_batch, "entries", None)
     if pending is not None:
         pending.append(entry)

@@ -9,12 +9,18 @@ throttles, the sign-in lock below and the M-Pesa callback allow-list.
 """
 
 import hashlib
+import itertools
 import math
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from rest_framework.throttling import BaseThrottle
+from django.db import connection
+from django.db.models import F
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
+
+from core.models import RateCounter
+from core.prepared import execute_prepared
 
 
 def client_ip(request) -> str:
@@ -92,3 +98,95 @@ def count_failed_sign_in(sender, credentials, request=None, **kwargs) -> None:
     if request is None:
         return
     sign_in_failed(request, credentials.get("username") or credentials.get("email"))
+
+
+# --- Request throttles counted in one statement --------------------------------------------
+# DRF's SimpleRateThrottle keeps each client's request times as a list in the cache: a read,
+# then a write, two statements per request on the database cache, with the list pickled
+# each time. The throttles on the money paths (booking, payment) run on every such request,
+# so they count in fixed windows instead, one upsert per request that returns the counts
+# (core.models.RateCounter). The limit is checked against a sliding estimate: this
+# window's count plus the previous window's, weighted by how much of it still lies inside
+# the last `duration` seconds. A request that is refused is taken off the count again, so a
+# client that keeps asking while throttled is let in as soon as its rate allows, as with
+# DRF's own throttles.
+
+CLEAN_UP_EVERY = 1000
+_hits = itertools.count()
+
+
+def rate_counter_hit(*, key: str, window_number: int, expires: int, now: int) -> tuple[int, int]:
+    """Count one request for `key` in `window_number`: (count in this window, count in the one before)."""
+    qn = connection.ops.quote_name
+    table = qn(RateCounter._meta.db_table)
+    key_, window_, count_, previous_, expires_ = (
+        qn(name) for name in ("key", "window_number", "count", "previous", "expires")
+    )
+    with connection.cursor() as cursor:
+        if next(_hits) % CLEAN_UP_EVERY == CLEAN_UP_EVERY - 1:
+            cursor.execute(f"DELETE FROM {table} WHERE {expires_} < %s", [now])
+        # Every expression on the right reads the row as it was before this update.
+        execute_prepared(
+            cursor,
+            "nexus_rate_hit",
+            f"INSERT INTO {table} ({key_}, {window_}, {count_}, {previous_}, {expires_}) VALUES (%s, %s, 1, 0, %s) "
+            f"ON CONFLICT ({key_}) DO UPDATE SET "
+            f"{count_} = CASE WHEN {table}.{window_} = excluded.{window_} THEN {table}.{count_} + 1 ELSE 1 END, "
+            f"{previous_} = CASE WHEN {table}.{window_} = excluded.{window_} THEN {table}.{previous_} "
+            f"WHEN {table}.{window_} = excluded.{window_} - 1 THEN {table}.{count_} ELSE 0 END, "
+            f"{window_} = excluded.{window_}, {expires_} = excluded.{expires_} "
+            f"RETURNING {count_}, {previous_}",
+            [key, window_number, expires],
+        )
+        count, previous = cursor.fetchone()
+    return count, previous
+
+
+def rate_counter_take_back(*, key: str, window_number: int) -> None:
+    """Uncount a refused request (only while its window is still the row's)."""
+    RateCounter.objects.filter(key=key, window_number=window_number, count__gt=0).update(
+        count=F("count") - 1
+    )
+
+
+class WindowRateThrottle(SimpleRateThrottle):
+    """SimpleRateThrottle's rates and keys (get_cache_key), counted by rate_counter_hit."""
+
+    wait_seconds: float | None = None
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        now = int(self.timer())
+        window_number, into_window = divmod(now, self.duration)
+        count, previous = rate_counter_hit(
+            key=self.key, window_number=window_number, expires=(window_number + 2) * self.duration, now=now
+        )
+        weight = 1 - into_window / self.duration
+        if previous * weight + count <= self.num_requests:
+            return True
+        rate_counter_take_back(key=self.key, window_number=window_number)
+        self.wait_seconds = self._seconds_until_allowed(count=count, previous=previous, into_window=into_window)
+        return False
+
+    def _seconds_until_allowed(self, *, count: int, previous: int, into_window: int) -> float:
+        """When the next request (counted as `count` again) would pass."""
+        limit, duration = self.num_requests, self.duration
+        if count <= limit:
+            # Within this window, once enough of the previous one has slid out.
+            needed = 1 - (limit - count) / previous
+            return max(1.0, math.ceil(needed * duration - into_window))
+        # Not before the next window, and then once enough of this one has slid out.
+        needed = 1 - (limit - 1) / (count - 1)
+        return max(1.0, math.ceil(duration - into_window + needed * duration))
+
+    def wait(self):
+        return self.wait_seconds
+
+
+class ScopedWindowRateThrottle(ScopedRateThrottle, WindowRateThrottle):
+    """DRF's ScopedRateThrottle (the view's throttle_scope, keyed per user or client address),
+    counted by rate_counter_hit: ScopedRateThrottle picks the scope, then hands over."""

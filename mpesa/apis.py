@@ -4,12 +4,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from core.idempotency import idempotent
 from core.pagination import paginate, paginated_schema
 from core.phones import to_msisdn
+from core.throttling import WindowRateThrottle
 from mpesa.selectors import payment_get_for_user, payment_list_for_booking
 from mpesa.client import MAX_AMOUNT
 from mpesa.start import payment_start
@@ -45,11 +46,11 @@ class PaymentOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class PaymentUserThrottle(UserRateThrottle):
+class PaymentUserThrottle(WindowRateThrottle, UserRateThrottle):
     scope = "payment_user"
 
 
-class PaymentPhoneThrottle(SimpleRateThrottle):
+class PaymentPhoneThrottle(WindowRateThrottle):
     """Per target phone, whoever asks: nobody can flood a stranger's phone with prompts (docs/security.md)."""
 
     scope = "payment_phone"

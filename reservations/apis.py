@@ -13,6 +13,7 @@ from core.exceptions import ApplicationError
 from core.idempotency import idempotent
 from core.pagination import paginate, paginated_schema
 from core.phones import to_msisdn
+from core.throttling import WindowRateThrottle
 from reservations.invitations import booking_invitation_accept
 from reservations.models import BookingGuest
 from reservations.selectors import (
@@ -37,9 +38,9 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 ERROR_RESPONSE = OpenApiResponse(description='{"detail", "code"} or field errors')
 
 
-class BookingUserThrottle(UserRateThrottle):
-    """Every booking POST of a user, through the API or the site's booking form (one cache
-    key per user, so both count against one limit): a booking holds dates, and creating
+class BookingUserThrottle(WindowRateThrottle, UserRateThrottle):
+    """Every booking POST of a user, through the API or the site's booking form (one counter
+    per user, so both count against one limit): a booking holds dates, and creating
     them in bulk would take a listing off the market for nothing (THROTTLE_BOOKING_USER)."""
 
     scope = "booking_user"
@@ -82,6 +83,11 @@ _DATE = serializers.DateField()
 _DATETIME = serializers.DateTimeField()
 
 
+class NightlyPriceSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    price = serializers.IntegerField()
+
+
 class BookingOutputSerializer(serializers.Serializer):
     """The booking object of docs/api.md.
 
@@ -99,6 +105,12 @@ class BookingOutputSerializer(serializers.Serializer):
     nights = serializers.IntegerField()
     status = serializers.CharField()
     total_price = serializers.IntegerField()
+    nightly_prices = NightlyPriceSerializer(
+        many=True,
+        source="nightly_price_list",
+        help_text="Each night's price as booked (season, weekend or base); total_price is their sum less discount.",
+    )
+    discount = serializers.IntegerField(help_text="The length-of-stay (weekly or monthly) discount, in shillings.")
     amount_paid = serializers.IntegerField()
     balance_due = serializers.IntegerField()
     booking_date = serializers.DateTimeField()
@@ -129,6 +141,8 @@ class BookingOutputSerializer(serializers.Serializer):
             "nights": booking.nights,
             "status": booking.status,
             "total_price": booking.total_price,
+            "nightly_prices": booking.nightly_price_list(),
+            "discount": booking.discount(),
             "amount_paid": booking.amount_paid,
             "balance_due": booking.balance_due,
             "booking_date": _DATETIME.to_representation(booking.booking_date),

@@ -1,6 +1,10 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+
+from listings.pricing import price_lines
 
 # The statuses that hold dates: two bookings of one property in these statuses
 # may never overlap (PostgreSQL exclusion constraint, see migration 0002).
@@ -29,15 +33,24 @@ class Booking(models.Model):
         BALANCE_DEADLINE = "balance_deadline", "Balance not paid in time"
 
     reference = models.CharField(max_length=12, unique=True)
-    property = models.ForeignKey("listings.PropertyPage", on_delete=models.PROTECT, related_name="bookings")
+    # No index of its own: booking_property_dates starts with property_id and serves every
+    # lookup by property (each index is one more write on every booking insert).
+    property = models.ForeignKey(
+        "listings.PropertyPage", on_delete=models.PROTECT, related_name="bookings", db_index=False
+    )
     primary_guest = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="primary_bookings")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)  # booking_status_hold
     check_in = models.DateField()
     check_out = models.DateField()
     nights = models.PositiveSmallIntegerField()
     party_size = models.PositiveSmallIntegerField(default=1)
-    price_per_night = models.PositiveIntegerField()
+    # The listing's base price when the booking was made. What each night cost (season,
+    # weekend) is in nightly_prices, and total_price is their sum less any length-of-stay
+    # discount (listings.pricing): never multiply this field by the nights.
+    price_per_night = models.PositiveIntegerField(help_text="The listing's base price per night at booking")
     total_price = models.PositiveIntegerField()
+    # [{"date": "2027-01-10", "price": 5000}, ...], one per night, as quoted at booking.
+    nightly_prices = models.JSONField(default=list, blank=True)
     # What the money says, as the payments app last reported it through
     # reservations.services.booking_money_changed (never incremented here).
     amount_paid = models.PositiveIntegerField(default=0)
@@ -51,6 +64,9 @@ class Booking(models.Model):
     canceled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
     cancel_kind = models.CharField(max_length=20, choices=CancelKind.choices, blank=True)
+    # When the worker wrote the booking's "created" audit entry and sent its notifications
+    # (reservations.services.bookings_follow_up_created); NULL until then.
+    created_followed_up_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-booking_date", "-id"]
@@ -67,6 +83,25 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    # Methods, not properties: the `property` field shadows the builtin in this class body.
+    def nightly_price_list(self) -> list[dict]:
+        """nightly_prices; for a row written without them (tests' and demo rows written
+        directly), each night at price_per_night, which is how such rows were priced."""
+        if self.nightly_prices:
+            return self.nightly_prices
+        return [
+            {"date": (self.check_in + dt.timedelta(days=n)).isoformat(), "price": self.price_per_night}
+            for n in range(self.nights)
+        ]
+
+    def price_lines(self) -> list[tuple[int, int, int]]:
+        """(price, nights, amount) for each nightly price of the stay (listings.pricing.price_lines)."""
+        return price_lines(night["price"] for night in self.nightly_price_list())
+
+    def discount(self) -> int:
+        """The length-of-stay discount: the nights' prices less the total."""
+        return max(sum(night["price"] for night in self.nightly_price_list()) - self.total_price, 0)
 
 
 class BookingGuest(models.Model):
@@ -124,3 +159,29 @@ class BookingGuest(models.Model):
         if self.user_id is not None:
             return self.Invitation.ACCEPTED
         return self.Invitation.INVITED if self.invited_at else self.Invitation.NONE
+
+
+class CalendarCollision(models.Model):
+    """A night blocked by a calendar imported from another site that a booking here already holds.
+
+    The imported block is kept (the other site sold those nights); this row shows the clash
+    to the owner and staff (dashboard panel) and makes the email about it go once
+    (reservations.calendar_sync). It stays while the block and the booking exist; the panel
+    lists it only while the booking is active and the dates still overlap.
+    """
+
+    blocked_period = models.ForeignKey(
+        "listings.BlockedPeriod", on_delete=models.CASCADE, related_name="booking_collisions"
+    )
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="calendar_collisions")
+    detected_at = models.DateTimeField(auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["blocked_period", "booking"], name="calendar_collision_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Calendar collision {self.blocked_period_id} / {self.booking_id}"

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from django.db import connection
@@ -6,7 +7,9 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from wagtail.models import Page
 
-from listings.models import BlockedPeriod, PropertyPage
+from core.prepared import execute_prepared
+from listings.models import BlockedPeriod, PropertyPage, PropertySeasonalPrice
+from listings.pricing import PriceRules, Season
 from listings.selectors import MAX_PAGE_ID
 from reservations.models import ACTIVE_STATUSES, Booking, BookingGuest
 
@@ -76,14 +79,54 @@ class BookingTerms:
     availability_status: str
     max_nights: int
     min_deposit_percent: int
+    weekend_price_per_night: int | None
+    weekly_discount_percent: int
+    monthly_discount_percent: int
+    # Only the seasons that overlap the stay asked about: all the stay's price needs.
+    seasons: tuple[Season, ...]
     nights_blocked: bool
     # None on PostgreSQL: not asked, the exclusion constraint answers at the insert.
     nights_taken: bool | None
+
+    @property
+    def price_rules(self) -> PriceRules:
+        return PriceRules(
+            base=self.price_per_night,
+            weekend=self.weekend_price_per_night,
+            seasons=self.seasons,
+            weekly_percent=self.weekly_discount_percent,
+            monthly_percent=self.monthly_discount_percent,
+        )
+
+
+def _seasons_json_sql(table: str) -> str:
+    """The listing's seasons overlapping the stay as one JSON array of [start, end, price]
+    (a correlated subquery: the booking's single statement carries them)."""
+    if connection.vendor == "postgresql":
+        rows = 'json_agg(json_build_array(s.start, s."end", s.price_per_night))'
+    else:
+        rows = 'json_group_array(json_array(s.start, s."end", s.price_per_night))'
+    return f"""(SELECT {rows} FROM {table} s
+                WHERE s.page_id = l.page_ptr_id AND s.start < %s AND s."end" > %s)"""
+
+
+def _seasons_from_json(value) -> tuple[Season, ...]:
+    # psycopg2 decodes json itself; SQLite hands back the text. No season: NULL on
+    # PostgreSQL (json_agg of no rows), "[]" on SQLite.
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)):
+        value = json.loads(value)
+    return tuple(
+        Season(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end), price=int(price))
+        for start, end, price in value
+    )
 
 
 def property_booking_terms(*, property_id: int, check_in: dt.date, check_out: dt.date) -> BookingTerms | None:
     """The live listing's terms and whether any night of [check_in, check_out) is blocked
     or (SQLite only) held by an active booking; None when there is no such live listing.
+    The listing's price rules come with them, its seasons only those overlapping the stay.
 
     Hand-written SQL on purpose: this runs on every booking, and building the equivalent
     queryset (a Wagtail page joined to its listing, two EXISTS annotations) cost about 5 times
@@ -99,7 +142,7 @@ def property_booking_terms(*, property_id: int, check_in: dt.date, check_out: dt
     if not 0 < property_id <= MAX_PAGE_ID:
         return None
     page, listing = Page._meta.db_table, PropertyPage._meta.db_table
-    params = [check_out, check_in]
+    params = [check_out, check_in, check_out, check_in]
     taken = "NULL"
     if connection.vendor != "postgresql":
         statuses = ", ".join(["%s"] * len(ACTIVE_STATUSES))
@@ -110,6 +153,8 @@ def property_booking_terms(*, property_id: int, check_in: dt.date, check_out: dt
     sql = f"""
         SELECT l.page_ptr_id, p.title, l.price_per_night, l.max_guests, l.min_nights, l.min_credit_score,
                l.availability_status, l.max_nights, l.min_deposit_percent,
+               l.weekend_price_per_night, l.weekly_discount_percent, l.monthly_discount_percent,
+               {_seasons_json_sql(PropertySeasonalPrice._meta.db_table)},
                EXISTS (SELECT 1 FROM {BlockedPeriod._meta.db_table} b
                        WHERE b.property_id = l.page_ptr_id AND b.start < %s AND b."end" > %s),
                {taken}
@@ -117,9 +162,14 @@ def property_booking_terms(*, property_id: int, check_in: dt.date, check_out: dt
         WHERE l.page_ptr_id = %s AND p.live
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, property_id])
+        execute_prepared(cursor, "nexus_booking_terms", sql, [*params, property_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    *fields, blocked, taken = row
-    return BookingTerms(*fields, nights_blocked=bool(blocked), nights_taken=None if taken is None else bool(taken))
+    *fields, seasons, blocked, taken = row
+    return BookingTerms(
+        *fields,
+        seasons=_seasons_from_json(seasons),
+        nights_blocked=bool(blocked),
+        nights_taken=None if taken is None else bool(taken),
+    )

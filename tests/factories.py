@@ -96,6 +96,8 @@ def make_booking(*, property=None, guest=None, check_in=None, nights=2, status="
         amount_paid=amount_paid,
         balance_due=max(total - amount_paid, 0),
         hold_expires_at=fields.pop("hold_expires_at", timezone.now() + dt.timedelta(minutes=15)),
+        # Not made by booking_create: nothing for the worker's follow-up to announce.
+        created_followed_up_at=fields.pop("created_followed_up_at", timezone.now()),
         **fields,
     )
     BookingGuest.objects.create(booking=booking, name=guest.name, email=guest.email, user=guest, is_primary=True)

@@ -1,8 +1,8 @@
 """core.cache.DatabaseCache: Django's database cache with `set` in one statement.
 
-The cache holds the throttles' request histories and the sign-in lock's counters when
-REDIS_URL is not set, so it must stay a cache every process shares: what one request
-writes, the next one reads, and a throttle refuses on it.
+The cache holds the sign-in lock's counters when REDIS_URL is not set (the request
+throttles count in their own table, core.throttling), so it must stay a cache every
+process shares: what one request writes, the next one reads, and the lock refuses on it.
 """
 
 import pytest
@@ -117,21 +117,25 @@ def test_createcachetable_still_creates_the_table(db_cache):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_booking_throttle_refuses_on_the_database_cache(settings, site_tree, monkeypatch):
-    """Every booking POST counts, refused ones included; the third in the window is 429."""
-    from reservations.apis import BookingUserThrottle
+def test_the_sign_in_lock_counts_on_the_database_cache(settings):
+    """Wrong passwords counted by one request are read by the next: the LIMIT-th locks."""
+    from django.test import RequestFactory
+
+    from core.throttling import sign_in_failed, sign_in_locked
 
     call_command("createcachetable", TABLE, verbosity=0)
     try:
         settings.CACHES = {"default": {"BACKEND": "core.cache.DatabaseCache", "LOCATION": TABLE}}
-        monkeypatch.setattr(BookingUserThrottle, "rate", "2/hour", raising=False)
-        client = APIClient()
-        client.force_authenticate(UserFactory())
+        settings.LOGIN_FAILURE_LIMIT = 3
+        request = RequestFactory().post("/", REMOTE_ADDR="10.1.2.3")
+        for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
+            sign_in_failed(request, "Someone@Example.com")
+        assert not sign_in_locked(request, "someone@example.com")
 
-        statuses = [client.post("/api/bookings/", {}, format="json").status_code for _ in range(3)]
+        sign_in_failed(request, "someone@example.com")
 
-        assert statuses == [400, 400, 429]
-        assert _rows() == 1  # one history per user
+        assert sign_in_locked(request, "someone@example.com")
+        assert _rows() == 2  # one count for the account, one for the address
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {connection.ops.quote_name(TABLE)}")

@@ -28,6 +28,8 @@ BOOKING_FIELDS = {
     "nights",
     "status",
     "total_price",
+    "nightly_prices",
+    "discount",
     "amount_paid",
     "balance_due",
     "booking_date",

@@ -21,6 +21,7 @@ from reservations.services import (
     booking_late_payment_received,
     booking_reactivate,
     booking_reference_new,
+    bookings_follow_up_created,
 )
 from mpesa.selectors import booking_money_of
 from tests.factories import UserFactory, future_date, make_booking, make_property, recompute_booking_money
@@ -76,6 +77,10 @@ def test_create_prices_the_stay_on_the_server_and_holds_the_dates(settings, djan
     assert before + dt.timedelta(minutes=15) <= booking.hold_expires_at <= timezone.now() + dt.timedelta(minutes=15)
     primary = booking.guests.get()
     assert (primary.is_primary, primary.user, primary.email) == (True, guest, guest.email)
+    # The "created" audit entry and the owner's email come from the worker's follow-up.
+    assert _audit_actions(booking) == [] and mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert bookings_follow_up_created() == 1
     assert _audit_actions(booking) == ["booking.created"]
     assert [m.to for m in mail.outbox] == [[property.owner.email]]  # booking_created goes to the owner
 
@@ -115,7 +120,8 @@ def test_co_guests_are_stored_normalised_and_never_linked_by_a_matching_email_or
     rows = {g.name: g for g in booking.guests.all()}
     assert all(row.user is None for row in rows.values() if not row.is_primary)
     assert rows["Wanjiku"].email == "wanjiku@example.com" and rows["Wanjiku"].invitation == "invited"
-    assert rows["Otieno"].phone_number == "+254722111222" and rows["Otieno"].invitation == "none"
+    # Invited by SMS to the number typed; the account with that number is still not linked.
+    assert rows["Otieno"].phone_number == "+254722111222" and rows["Otieno"].invitation == "invited"
     assert rows["Stranger"].invitation == "invited"
     assert booking.party_size == 4
 
