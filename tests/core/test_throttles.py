@@ -130,3 +130,13 @@ def test_the_token_api_is_throttled_per_address_in_the_counter_table(monkeypatch
 
     assert statuses == [400, 400, 429]
     assert RateCounter.objects.filter(key__startswith="throttle_auth_").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_key_longer_than_the_column_is_counted_under_its_digest():
+    key = "throttle_payment_phone_" + "9" * 400
+
+    assert rate_counter_hit(key=key, window_number=1, expires=10, now=1) == (1, 0)
+    assert rate_counter_hit(key=key, window_number=1, expires=10, now=1) == (2, 0)
+    (row,) = RateCounter.objects.all()
+    assert row.key.startswith("sha256:") and len(row.key) <= 255
