@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from accounts.payout_destination import payout_destination_clean, receives_payouts, user_set_payout_destination
 from accounts.privacy import personal_data_download
 from accounts.services import user_erase, user_register, user_set_sms_notifications, validate_kenyan_phone
 from accounts.validators import validate_id_photo
@@ -20,7 +21,20 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "name", "email", "phone_number", "role", "credit_score", "sms_notifications"]
+        fields = [
+            "id",
+            "name",
+            "email",
+            "phone_number",
+            "role",
+            "credit_score",
+            "sms_notifications",
+            # Where a host's payouts go (accounts.payout_destination); unused for guests.
+            "payout_method",
+            "payout_phone_number",
+            "payout_business_number",
+            "payout_account_reference",
+        ]
 
     def get_phone_number(self, user) -> str:
         return str(user.phone_number) if user.phone_number else ""
@@ -108,7 +122,39 @@ class TokenObtainApi(APIView):
 
 class MeApi(APIView):
     class InputSerializer(serializers.Serializer):
-        sms_notifications = serializers.BooleanField()
+        sms_notifications = serializers.BooleanField(required=False)
+        payout_method = serializers.ChoiceField(
+            choices=User.PayoutMethod.choices, required=False, help_text="Hosts only: where payouts go"
+        )
+        payout_phone_number = serializers.CharField(
+            required=False, allow_blank=True, max_length=32, help_text="payout_method mpesa: a Kenyan mobile number"
+        )
+        payout_business_number = serializers.CharField(
+            required=False, allow_blank=True, max_length=16, help_text="payout_method paybill or till: 5 to 7 digits"
+        )
+        payout_account_reference = serializers.CharField(
+            required=False, allow_blank=True, max_length=40, help_text="payout_method paybill: the account number"
+        )
+
+        def validate(self, attrs):
+            if not attrs:
+                raise serializers.ValidationError(
+                    {"non_field_errors": ["Send sms_notifications, or a payout destination (payout_method ...)."]}
+                )
+            payout = {key: value for key, value in attrs.items() if key.startswith("payout_")}
+            if payout:
+                if "payout_method" not in payout:
+                    raise serializers.ValidationError({"payout_method": ["Give the method with the destination."]})
+                try:
+                    attrs["payout"] = payout_destination_clean(
+                        method=payout["payout_method"],
+                        phone_number=payout.get("payout_phone_number", ""),
+                        business_number=payout.get("payout_business_number", ""),
+                        account_reference=payout.get("payout_account_reference", ""),
+                    )
+                except DjangoValidationError as error:
+                    raise serializers.ValidationError(error.message_dict)
+            return attrs
 
     @extend_schema(responses={200: UserOutputSerializer}, tags=["accounts"])
     def get(self, request):
@@ -116,10 +162,21 @@ class MeApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: UserOutputSerializer}, tags=["accounts"])
     def patch(self, request):
-        """Turn SMS notifications on or off: {"sms_notifications": bool}."""
-        serializer = self.InputSerializer(data=request.data)
+        """Turn SMS notifications on or off ({"sms_notifications": bool}) and, for hosts, set
+        where payouts go ({"payout_method": "mpesa", "payout_phone_number"} or "paybill" with
+        "payout_business_number" and "payout_account_reference", or "till" with
+        "payout_business_number"). 403 not_a_host for a guest's payout destination."""
+        # partial: a field left out of a form-encoded body is absent, not False (DRF reads a
+        # missing checkbox as unticked), so setting a payout destination never turns SMS off.
+        serializer = self.InputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user_set_sms_notifications(user=request.user, enabled=serializer.validated_data["sms_notifications"])
+        data = serializer.validated_data
+        if "payout" in data and not receives_payouts(request.user):
+            raise ApplicationError("Only hosts receive payouts.", "not_a_host", 403)
+        if "payout" in data:
+            user_set_payout_destination(user=request.user, destination=data["payout"], actor=request.user)
+        if "sms_notifications" in data:
+            user_set_sms_notifications(user=request.user, enabled=data["sms_notifications"])
         return Response(UserOutputSerializer(request.user).data)
 
 

@@ -11,8 +11,11 @@ DEMO_PASSWORD = "nexus-demo-2026"
 
 DEMO_USERS = [
     {"email": "staff@nexus.demo", "name": "Wanjiru Kamau", "phone_number": "+254700000001", "role": User.Role.STAFF},
-    {"email": "owner.amina@nexus.demo", "name": "Amina Hassan", "phone_number": "+254711000002", "role": User.Role.OWNER},
-    {"email": "owner.kip@nexus.demo", "name": "Kiprono Langat", "phone_number": "+254722000003", "role": User.Role.OWNER},
+    # Owners are paid out to their phones (B2C) and to a paybill (B2B): both show on the simulator.
+    {"email": "owner.amina@nexus.demo", "name": "Amina Hassan", "phone_number": "+254711000002", "role": User.Role.OWNER,
+     "payout_phone_number": "254711000002"},
+    {"email": "owner.kip@nexus.demo", "name": "Kiprono Langat", "phone_number": "+254722000003", "role": User.Role.OWNER,
+     "payout_method": User.PayoutMethod.PAYBILL, "payout_business_number": "600100", "payout_account_reference": "KIP-STAYS"},
     {"email": "guest.achieng@nexus.demo", "name": "Achieng Otieno", "phone_number": "+254712345678", "role": User.Role.GUEST},
     {"email": "guest.baraka@nexus.demo", "name": "Baraka Mwangi", "phone_number": "+254798765432", "role": User.Role.GUEST},
 ]

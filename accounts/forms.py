@@ -6,6 +6,7 @@ from wagtail.admin.forms.auth import LoginForm as WagtailLoginForm
 from wagtail.users.forms import UserCreationForm, UserEditForm
 
 from accounts.models import User
+from accounts.payout_destination import payout_destination_clean
 from accounts.services import role_change_refusal, user_set_role, validate_kenyan_phone
 from accounts.validators import validate_id_photo
 from core.throttling import check_sign_in_allowed
@@ -153,3 +154,59 @@ class AdminLoginForm(WagtailLoginForm):
     def clean(self):
         check_sign_in_allowed(self.request, self.cleaned_data.get("username"))
         return super().clean()
+
+
+class PayoutDestinationForm(forms.Form):
+    """The account page's "Where your payouts go" (hosts): the same rules as PATCH /api/me/
+    (accounts.payout_destination)."""
+
+    payout_method = forms.ChoiceField(
+        label="Pay me by", choices=User.PayoutMethod.choices, widget=forms.RadioSelect
+    )
+    payout_phone_number = forms.CharField(
+        label="M-Pesa phone number",
+        required=False,
+        max_length=32,
+        help_text="e.g. 0712 345 678",
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+    payout_business_number = forms.CharField(
+        label="Paybill or till number",
+        required=False,
+        max_length=16,
+        help_text="5 to 7 digits",
+        widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+    )
+    payout_account_reference = forms.CharField(
+        label="Account number (paybill only)", required=False, max_length=40
+    )
+
+    @classmethod
+    def for_user(cls, user, data=None):
+        national = user.payout_phone_number
+        if national.startswith("254") and len(national) == 12:
+            national = "0" + national[3:]
+        initial = {
+            "payout_method": user.payout_method,
+            "payout_phone_number": national,
+            "payout_business_number": user.payout_business_number,
+            "payout_account_reference": user.payout_account_reference,
+        }
+        return cls(data, initial=initial)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            self.destination = payout_destination_clean(
+                method=cleaned["payout_method"],
+                phone_number=cleaned.get("payout_phone_number", ""),
+                business_number=cleaned.get("payout_business_number", ""),
+                account_reference=cleaned.get("payout_account_reference", ""),
+            )
+        except forms.ValidationError as error:
+            for field, messages in error.message_dict.items():
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned

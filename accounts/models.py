@@ -50,6 +50,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         OWNER = "owner", "Owner"
         STAFF = "staff", "Staff"
 
+    class PayoutMethod(models.TextChoices):
+        MPESA = "mpesa", "M-Pesa phone number"
+        PAYBILL = "paybill", "Paybill"
+        TILL = "till", "Till (Buy Goods)"
+
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150)
     phone_number = PhoneNumberField(region="KE", blank=True)
@@ -58,6 +63,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     credit_score = models.PositiveSmallIntegerField(default=CREDIT_SCORE_START)
     # Booking and payment SMS to phone_number (emails are sent either way).
     sms_notifications = models.BooleanField(default=True, help_text="Send booking and payment updates by SMS")
+    # Where an owner's payouts go (mpesa.payouts): an M-Pesa phone (B2C), or a business
+    # number (B2B: a paybill with an account reference, or a till).
+    payout_method = models.CharField(max_length=8, choices=PayoutMethod.choices, default=PayoutMethod.MPESA)
+    payout_phone_number = models.CharField(
+        max_length=12, blank=True, help_text="M-Pesa number for payouts, stored as 2547XXXXXXXX / 2541XXXXXXXX"
+    )
+    payout_business_number = models.CharField(max_length=10, blank=True, help_text="Paybill or till number")
+    payout_account_reference = models.CharField(max_length=20, blank=True, help_text="Account number at the paybill")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
 

@@ -9,8 +9,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from wagtail.admin.views.account import LoginView as WagtailLoginView
 
-from accounts.forms import AdminLoginForm, LoginForm, SignUpForm
+from accounts.forms import AdminLoginForm, LoginForm, PayoutDestinationForm, SignUpForm
 from accounts.models import User
+from accounts.payout_destination import payout_destination_text, receives_payouts, user_set_payout_destination
 from accounts.privacy import personal_data_download, user_erasure_refusals
 from accounts.selectors import user_can_view_id_photo
 from accounts.services import user_erase, user_register, user_set_sms_notifications
@@ -127,8 +128,11 @@ class AccountDeleteForm(forms.Form):
     )
 
 
-def _account_page(request, form, status=200):
+def _account_page(request, form, status=200, payout_form=None):
     context = {"form": form, "refusals": user_erasure_refusals(user=request.user)}
+    if receives_payouts(request.user):
+        context["payout_form"] = payout_form or PayoutDestinationForm.for_user(request.user)
+        context["payout_destination"] = payout_destination_text(request.user)
     return render(request, "accounts/account.html", context, status=status)
 
 
@@ -168,4 +172,18 @@ def account_sms(request):
     enabled = request.POST.get("sms_notifications") == "on"
     user_set_sms_notifications(user=request.user, enabled=enabled)
     messages.success(request, "SMS updates are on." if enabled else "SMS updates are off; emails still come.")
+    return redirect("accounts:account")
+
+
+@login_required
+@require_POST
+def account_payout(request):
+    """Hosts: where payouts go (accounts.payout_destination). Guests have no payouts: 404."""
+    if not receives_payouts(request.user):
+        raise Http404
+    form = PayoutDestinationForm.for_user(request.user, data=request.POST)
+    if not form.is_valid():
+        return _account_page(request, AccountDeleteForm(), status=400, payout_form=form)
+    user_set_payout_destination(user=request.user, destination=form.destination, actor=request.user)
+    messages.success(request, f"Payouts will go to {payout_destination_text(request.user)}.")
     return redirect("accounts:account")

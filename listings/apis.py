@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from wagtail.rich_text import expand_db_html
 
 from core.pagination import StandardPagination, paginated_schema
+from listings.models import PropertyPage
 from listings.selectors import (
     THUMBNAIL_SPEC,
     page_url_resolver,
@@ -169,6 +170,13 @@ class PropertyDetailApi(APIView):
         weekend_price_per_night = serializers.IntegerField(allow_null=True, help_text="Friday and Saturday nights")
         weekly_discount_percent = serializers.IntegerField(help_text="Off stays of 7 nights or more")
         monthly_discount_percent = serializers.IntegerField(help_text="Off stays of 28 nights or more")
+        cancellation_policy = serializers.ChoiceField(
+            choices=PropertyPage.CancellationPolicy.choices,
+            help_text="What a guest who cancels gets back (docs/money-out.md)",
+        )
+        cancellation_policy_text = serializers.CharField(
+            source="get_cancellation_policy_display", help_text="The policy in words, as the site shows it"
+        )
 
         def get_description(self, page) -> str:
             return expand_db_html(page.description)

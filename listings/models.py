@@ -124,6 +124,13 @@ class PropertyPage(Page):
         AVAILABLE = "available", "Available"
         UNAVAILABLE = "unavailable", "Unavailable"
 
+    class CancellationPolicy(models.TextChoices):
+        """What a guest who cancels gets back (reservations.cancellation; docs/money-out.md)."""
+
+        FLEXIBLE = "flexible", "Flexible: full refund until 24 hours before check-in"
+        MODERATE = "moderate", "Moderate: full refund until 5 days before check-in, 50 % after"
+        STRICT = "strict", "Strict: 50 % refund until 7 days before check-in, nothing after"
+
     description = RichTextField(blank=True)
     area = models.CharField(max_length=120, help_text="Neighbourhood or area, e.g. Kilimani")
     town = models.CharField(max_length=80, db_index=True, help_text="e.g. Nairobi")
@@ -148,6 +155,12 @@ class PropertyPage(Page):
         default=20,
         validators=[MinValueValidator(20), MaxValueValidator(100)],
         help_text="Smallest first payment, as a percentage of the total (20 to 100).",
+    )
+    cancellation_policy = models.CharField(
+        max_length=10,
+        choices=CancellationPolicy.choices,
+        default=CancellationPolicy.MODERATE,
+        help_text="What a guest who cancels gets back. Shown on the listing, the booking form and the booking.",
     )
     min_credit_score = models.PositiveSmallIntegerField(
         null=True,
@@ -192,6 +205,7 @@ class PropertyPage(Page):
                 FieldRowPanel([FieldPanel("price_per_night"), FieldPanel("min_deposit_percent")]),
                 FieldRowPanel([FieldPanel("max_guests"), FieldPanel("min_nights"), FieldPanel("max_nights")]),
                 FieldRowPanel([FieldPanel("availability_status"), FieldPanel("min_credit_score")]),
+                FieldPanel("cancellation_policy"),
             ],
             heading="Price and rules",
         ),

@@ -5,7 +5,7 @@ Registered at start-up (MpesaConfig.ready()) for the events the payments app rai
 """
 
 from core.notifications import Letter, Sms, notification_register
-from mpesa.models import Payment
+from mpesa.models import Payment, Refund
 from reservations.models import Booking
 
 
@@ -23,5 +23,22 @@ def payment_received_letter(booking_id: int, payment_id: int | None = None) -> L
     )
 
 
+def refund_sent_letter(booking_id: int, refund_id: int | None = None) -> Letter:
+    """A refund reached the phone that paid (mpesa.transfers): to the payer of the refunded
+    payment (the primary guest when unknown), with the amount and M-Pesa's id. The second
+    argument of a loader is the refund's id here (core.notifications keys messages by it)."""
+    booking = Booking.objects.select_related("property", "primary_guest").get(pk=booking_id)
+    refund = Refund.objects.select_related("payment__initiated_by").get(pk=refund_id, booking_id=booking_id)
+    payer = refund.payment.initiated_by if refund.payment.initiated_by_id else booking.primary_guest
+    number = payer.sms_number()
+    email = payer.email or booking.primary_guest.email
+    return Letter(
+        context={"booking": booking, "refund": refund, "payer": payer},
+        recipients=[email] if email else [],
+        texts=[Sms(to=number, template="refund_sent")] if number else [],
+    )
+
+
 def payment_notifications_register() -> None:
     notification_register("payment_received", payment_received_letter)
+    notification_register("refund_sent", refund_sent_letter)

@@ -14,7 +14,7 @@ from django.db.models import Q
 from accounts.privacy import PersonalDataPart, mask_phone, nairobi_iso, personal_data_register
 from core.models import AuditEntry
 from core.phones import to_msisdn
-from mpesa.models import CallbackRecord, Payment
+from mpesa.models import CallbackRecord, Payment, Refund
 from reservations.privacy import sent_notifications
 
 
@@ -64,7 +64,28 @@ def payments_export(user) -> dict[str, list]:
     # "payment=12" is also the start of "payment=123": keep the rows of this user's payments only.
     own = set(ids)
     notifications = [row for row in sent_notifications(prefixes=prefixes) if row["payment_id"] in own]
-    return {"payments": [_payment_row(p) for p in [*payments, *refunds]], "notifications": notifications}
+    sent_back = list(Refund.objects.filter(payment_id__in=ids).select_related("booking").order_by("created_at", "id"))
+    return {
+        "payments": [_payment_row(p) for p in [*payments, *refunds]],
+        "mpesa_refunds": [_refund_row(refund) for refund in sent_back],
+        "notifications": notifications,
+    }
+
+
+def _refund_row(refund: Refund) -> dict:
+    """A refund sent through M-Pesa (a Reversal or a B2C) to the phone that paid."""
+    return {
+        "id": refund.pk,
+        "booking_reference": refund.booking.reference,
+        "payment": refund.payment_id,
+        "amount": refund.amount,
+        "method": refund.method,
+        "status": refund.status,
+        "phone_number": refund.phone_number,
+        "mpesa_transaction_id": refund.mpesa_transaction_id,
+        "created_at": nairobi_iso(refund.created_at),
+        "completed_at": nairobi_iso(refund.completed_at),
+    }
 
 
 def payments_erasure_refusal(user, today: dt.date) -> str | None:
@@ -72,7 +93,9 @@ def payments_erasure_refusal(user, today: dt.date) -> str | None:
     mine = payments_of(user)
     if mine.filter(status__in=(Payment.Status.QUEUED, Payment.Status.PENDING)).exists():
         return "A payment of yours is still being processed: try again once it has gone through."
-    if mine.filter(needs_refund=True).exists():
+    if mine.filter(needs_refund=True).exists() or Refund.objects.filter(
+        payment__in=mine, status__in=("QUEUED", "AWAITING_APPROVAL", "PENDING")
+    ).exists():
         return "A refund to your M-Pesa number is still due: we need the number until it is sent."
     return None
 
@@ -117,7 +140,13 @@ def payments_erase(user) -> dict[str, int]:
     Payment.objects.bulk_update(payments, ["phone_number", "received_phone", "raw_callback", "last_query_result"])
 
     ids = [payment.pk for payment in payments]
-    callbacks = list(CallbackRecord.objects.filter(payment_id__in=ids))
+    refunds = list(Refund.objects.filter(payment_id__in=ids))
+    for refund in refunds:
+        refund.phone_number = mask_phone(refund.phone_number)
+        refund.raw_response = _scrub(refund.raw_response, phones)
+        refund.raw_result = _scrub(refund.raw_result, phones)
+    Refund.objects.bulk_update(refunds, ["phone_number", "raw_response", "raw_result"])
+    callbacks = list(CallbackRecord.objects.filter(Q(payment_id__in=ids) | Q(refund__in=refunds)))
     for record in callbacks:
         record.phone_number = mask_phone(record.phone_number)
         record.raw_body = _scrub(record.raw_body, phones)
@@ -136,7 +165,12 @@ def payments_erase(user) -> dict[str, int]:
         entry.after = _scrub(entry.after, phones)
         entry.data = _scrub(entry.data, phones)
     AuditEntry.objects.bulk_update(entries, ["summary", "before", "after", "data"])
-    return {"payments_masked": len(payments), "callbacks_masked": len(callbacks), "audit_entries_masked": len(entries)}
+    return {
+        "payments_masked": len(payments),
+        "refunds_masked": len(refunds),
+        "callbacks_masked": len(callbacks),
+        "audit_entries_masked": len(entries),
+    }
 
 
 def payment_personal_data_register() -> None:

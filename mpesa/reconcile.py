@@ -120,7 +120,8 @@ def callback_sweep() -> int:
     """Apply ledger rows still NEW a while after they arrived. Returns how many."""
     cutoff = timezone.now() - dt.timedelta(seconds=LEDGER_SWEEP_AFTER_SECONDS)
     ids = list(
-        CallbackRecord.objects.filter(state=CallbackRecord.State.NEW, received_at__lte=cutoff)
+        # STK rows only: results of money going out are mpesa.transfers' (transfers_reconcile).
+        CallbackRecord.objects.filter(kind=CallbackRecord.Kind.STK, state=CallbackRecord.State.NEW, received_at__lte=cutoff)
         .order_by("received_at", "pk")
         .values_list("pk", flat=True)[:RECONCILE_BATCH]
     )

@@ -1,4 +1,8 @@
-"""Staff review of payments: refunds, flags, and asking Daraja again.
+"""Staff review of payments: recorded refunds, flags, and asking Daraja again.
+
+Refunds sent through Daraja (cancellations, late payments) are mpesa.refunds_out's; a refund
+recorded here is money staff sent back by other means, and may never exceed what neither
+way has given back yet.
 
 Every function here is a staff action from the Wagtail admin (mpesa/admin_views.py);
 each one re-checks the payment's state under row locks (booking row before
@@ -17,7 +21,7 @@ from django_q.tasks import async_task
 from accounts.models import User
 from core.exceptions import ApplicationError
 from core.services import audit_record
-from mpesa.models import Payment
+from mpesa.models import Payment, Refund
 from mpesa.reconcile import payment_query_and_settle
 from mpesa.selectors import booking_money_of
 from reservations.services import booking_lock, booking_money_changed
@@ -38,7 +42,9 @@ def _lock_booking_and_payment(payment_id: int):
 
 
 def payment_refundable_amount(*, payment: Payment) -> int:
-    """What is left to refund of a successful payment: received minus refunds already recorded."""
+    """What is left to refund of a successful payment: received minus refunds already recorded
+    by staff and minus Daraja refunds sent or on their way (mpesa.refunds_out), so money is
+    never given back twice, once by hand and once through Daraja."""
     if payment.kind != Payment.Kind.PAYMENT or payment.status != Payment.Status.SUCCESS:
         return 0
     received = payment.received_amount if payment.received_amount is not None else payment.amount
@@ -50,55 +56,15 @@ def payment_refundable_amount(*, payment: Payment) -> int:
             )["total"]
             or 0
         )
-    return max(received - refunded, 0)
-
-
-def payments_flag_for_refund(*, booking, actor=None, kind: str = "", **kwargs) -> list[dict]:
-    """Receiver of reservations' booking_canceled signal (connected in MpesaConfig.ready):
-    every successful payment of the cancelled booking that still holds money is marked
-    needs_refund and flagged, so it stays on the staff dashboard until the refund is
-    recorded (payment_record_refund). Runs in the cancelling transaction, under the
-    booking's row lock. Returns [{"payment_id", "refundable"}]."""
-    payments = list(
-        payment_annotate_refunded(
-            Payment.objects.select_for_update().filter(
-                booking=booking, kind=Payment.Kind.PAYMENT, status=Payment.Status.SUCCESS
-            )
-        ).order_by("pk")
-    )
-    why = (booking.get_cancel_kind_display() or "cancelled").lower()
-    flagged = []
-    for payment in payments:
-        refundable = payment_refundable_amount(payment=payment)
-        if refundable == 0:
-            continue
-        payment.needs_refund = True
-        payment.flagged = True
-        payment.flag_reason = f"Booking {booking.reference} ({why}): refund KES {refundable}"[:255]
-        payment.flag_resolved_at = None
-        payment.flag_resolved_by = None
-        payment.flag_resolution_note = ""
-        payment.save(
-            update_fields=[
-                "needs_refund",
-                "flagged",
-                "flag_reason",
-                "flag_resolved_at",
-                "flag_resolved_by",
-                "flag_resolution_note",
-                "updated_at",
+    through_daraja = getattr(payment, "daraja_refunded_total", None)
+    if through_daraja is None:
+        through_daraja = (
+            Refund.objects.filter(payment=payment).exclude(status=Refund.Status.FAILED).aggregate(total=Sum("amount"))[
+                "total"
             ]
+            or 0
         )
-        audit_record(
-            obj=payment,
-            action="payment.refund_due",
-            actor=actor,
-            summary=f"Refund of KES {refundable} due: booking {why}",
-            after={"needs_refund": True, "flagged": True},
-            data={"booking_id": booking.pk, "refundable": refundable, "cancel_kind": kind},
-        )
-        flagged.append({"payment_id": payment.pk, "refundable": refundable})
-    return flagged
+    return max(received - refunded - through_daraja, 0)
 
 
 def payment_annotate_refunded(queryset):
@@ -110,7 +76,17 @@ def payment_annotate_refunded(queryset):
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    return queryset.annotate(refunded_total=Coalesce(Subquery(refunded), 0))
+    through_daraja = (
+        Refund.objects.filter(payment=OuterRef("pk"))
+        .exclude(status=Refund.Status.FAILED)
+        .order_by()
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return queryset.annotate(
+        refunded_total=Coalesce(Subquery(refunded), 0), daraja_refunded_total=Coalesce(Subquery(through_daraja), 0)
+    )
 
 
 def payment_record_refund(*, payment_id: int, actor, amount: int, mpesa_reference: str, note: str) -> Payment:

@@ -375,16 +375,23 @@ def _apply_success(
         revivable = booking_is_revivable(booking)
         restored = booking_late_payment_received(booking=booking, money=money)
         if not restored:
-            payment.needs_refund = True
+            # The money goes back by itself (a Reversal, mpesa.refunds_out); the flag tells
+            # staff it happened. Without a receipt it cannot be sent automatically, so the
+            # payment is also marked needs_refund for staff (refund_for_late_payment).
+            from mpesa.refunds_out import refund_for_late_payment
+
+            refund = refund_for_late_payment(payment=payment, actor=actor)
+            payment.refresh_from_db(fields=["needs_refund", "flag_reason"])
             payment.flagged = True
             why = booking.get_cancel_kind_display() or "final"
+            follow_up = f"refund {refund.pk} queued" if refund is not None else "refund it"
             reason = (
-                "Paid after the booking was cancelled and its dates were taken: refund it."
+                f"Paid after the booking was cancelled and its dates were taken: {follow_up}."
                 if revivable
-                else f"Paid after the booking was cancelled ({why}): refund it."
+                else f"Paid after the booking was cancelled ({why}): {follow_up}."
             )
             payment.flag_reason = "; ".join([reason, *flag_reasons])[:255]
-            payment.save(update_fields=["needs_refund", "flagged", "flag_reason", "updated_at"])
+            payment.save(update_fields=["flagged", "flag_reason", "updated_at"])
     else:
         booking_money_changed(booking=booking, money=money)
     audit_record(
@@ -519,6 +526,11 @@ def callback_apply(*, record_id: int) -> CallbackRecord:
     NEW (applied when that push's answer is saved, or by the reconcile sweep). Safe to run
     twice and concurrently."""
     record = CallbackRecord.objects.get(pk=record_id)
+    if record.kind != CallbackRecord.Kind.STK:
+        # A B2C result names a phone and an amount too: never adopted as a payment.
+        from mpesa.transfers import transfer_apply_result
+
+        return transfer_apply_result(record_id=record_id)
     if record.state not in (CallbackRecord.State.NEW, CallbackRecord.State.UNMATCHED):
         return record
     payment_id = (
@@ -575,6 +587,7 @@ def callback_apply_waiting(*, payment: Payment) -> int:
         waiting = CallbackRecord.objects.filter(checkout_request_id=payment.checkout_request_id, state__in=open_states)
     else:
         waiting = CallbackRecord.objects.filter(
+            kind=CallbackRecord.Kind.STK,
             state=CallbackRecord.State.NEW,
             result_code="0",
             phone_number=payment.phone_number,

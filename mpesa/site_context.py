@@ -1,7 +1,8 @@
 """The booking page's payment parts, worked out in Python so the templates only lay them out:
 the pay card (templates/mpesa/includes/pay.html), the list of payments
-(templates/mpesa/includes/payments.html) and where a payment has got to, in plain words,
-for the live panel (mpesa.site_views.booking_status).
+(templates/mpesa/includes/payments.html), the refunds of a cancelled booking
+(templates/mpesa/includes/refunds.html) and where a payment or refund has got to, in plain
+words, for the live panel (mpesa.site_views.booking_status).
 
 Registered with reservations.site_context at start-up (MpesaConfig.ready()), so the
 booking page shows them without reservations importing the payments app. Reads only.
@@ -10,6 +11,8 @@ booking page shows them without reservations importing the payments app. Reads o
 from django.urls import reverse
 
 from mpesa.forms import PaymentForm
+from mpesa.models import Refund
+from mpesa.money_out_selectors import refund_list_for_booking
 from mpesa.selectors import payment_list_for_booking
 from reservations.site_context import BookingPagePart
 
@@ -91,6 +94,64 @@ def payment_progress(payment) -> dict:
     return {**base, "phase": phase, "final": True, "title": title, "message": message}
 
 
+REFUND_METHOD_WORDS = {
+    Refund.Method.REVERSAL: "M-Pesa reversal of your payment",
+    Refund.Method.B2C: "M-Pesa payment",
+}
+
+
+def refund_progress(refund: Refund) -> dict:
+    """Where one refund has got to, in plain words (the booking page and its live status)."""
+    amount = f"KES {refund.amount:,}"
+    phone = masked_phone(refund.phone_number)
+    base = {
+        "id": refund.pk,
+        "status": refund.status,
+        "amount": refund.amount,
+        "amount_text": amount,
+        "phone": phone,
+        "method": REFUND_METHOD_WORDS.get(refund.method, refund.method),
+        "receipt": refund.mpesa_transaction_id or "",
+        "final": not refund.is_open,
+    }
+    if refund.status == Refund.Status.SUCCESS:
+        receipt = f" M-Pesa receipt {refund.mpesa_transaction_id}." if refund.mpesa_transaction_id else ""
+        return {**base, "phase": "refunded", "title": "Refunded",
+                "message": f"{amount} was sent back to {phone}.{receipt}"}
+    if refund.status == Refund.Status.FAILED:
+        return {**base, "phase": "failed", "title": "Refund not sent yet",
+                "message": f"M-Pesa could not send {amount} to {phone}. Our team has been told and will send it again."}
+    if refund.status == Refund.Status.AWAITING_APPROVAL:
+        return {**base, "phase": "approval", "title": "Being approved",
+                "message": f"{amount} will go back to {phone} once a second member of our team approves it "
+                           "(we check large refunds twice)."}
+    return {**base, "phase": "sending", "title": "On its way",
+            "message": f"{amount} is on its way back to {phone}. M-Pesa usually takes a few minutes."}
+
+
+def refunds_summary(refunds: list[dict]) -> dict | None:
+    """One line over the list: how much goes back, to which phones, how much has arrived."""
+    live = [r for r in refunds if r["status"] != Refund.Status.FAILED or not r.get("retried")]
+    if not live:
+        return None
+    total = sum(r["amount"] for r in live)
+    sent = sum(r["amount"] for r in live if r["status"] == Refund.Status.SUCCESS)
+    phones = sorted({r["phone"] for r in live})
+    return {
+        "total": total,
+        "sent": sent,
+        "phones": ", ".join(phones),
+        "open": any(not r["final"] for r in live),
+        "done": sent == total,
+    }
+
+
+def booking_refunds(booking) -> list[dict]:
+    refunds = list(refund_list_for_booking(booking=booking))
+    retried = {r.retry_of_id for r in refunds if r.retry_of_id}
+    return [{**refund_progress(r), "retried": r.pk in retried} for r in refunds]
+
+
 def booking_page_payments(*, request, booking, status: dict, payment_form=None, **_options) -> BookingPagePart:
     """The pay card and the payments list. The live panel shows ?payment=<id> (where the pay
     form without JavaScript lands) or else the payment still in flight, if any."""
@@ -106,16 +167,21 @@ def booking_page_payments(*, request, booking, status: dict, payment_form=None, 
             initial={"phone_number": national_phone(request.user.phone_number), "amount": status["max_payable"]}
         )
     payment_form.fields["amount"].widget.attrs.update({"min": status["min_payable"] or 1, "max": status["max_payable"] or 1})
+    refunds = booking_refunds(booking)
+    summary = refunds_summary(refunds)
     return BookingPagePart(
         context={
             "payments": [(p, payment_progress(p)) for p in payments if p.kind == p.Kind.PAYMENT],
             "payment_form": payment_form,
             "shown_payment": payment_progress(shown) if shown else None,
+            "refunds": refunds,
+            "refunds_summary": summary,
         },
-        main=("mpesa/includes/payments.html",),
+        main=("mpesa/includes/refunds.html", "mpesa/includes/payments.html"),
         side=("mpesa/includes/pay.html",),
         script_config={
             "statusUrl": reverse("payments:booking_status", args=[booking.pk]),
             "shownPaymentId": shown.pk if shown and shown.in_flight else None,
+            "refundsOpen": bool(summary and summary["open"]),
         },
     )

@@ -20,7 +20,7 @@ from core.exceptions import ApplicationError
 from mpesa.apis import BookingPaymentCreateApi
 from mpesa.forms import PaymentForm
 from mpesa.selectors import payment_get_for_user
-from mpesa.site_context import payment_progress
+from mpesa.site_context import booking_refunds, payment_progress, refunds_summary
 from mpesa.start import payment_start
 from reservations.selectors import booking_get_for_user
 from reservations.site_context import booking_page_context, booking_status_data
@@ -32,10 +32,15 @@ THROTTLED_MESSAGE = "Too many payment requests in a short time. Please wait a mi
 @login_required
 @require_GET
 def booking_status(request, booking_id: int):
-    """What the booking page's live panel polls: the booking's figures and, with
-    ?payment=<id>, where that payment has got to, in plain words."""
+    """What the booking page's live panel polls: the booking's figures, its refunds if it
+    has any and, with ?payment=<id>, where that payment has got to, in plain words."""
     booking = booking_get_for_user(user=request.user, booking_id=booking_id)
     data = {"booking": booking_status_data(booking)}
+    refunds = booking_refunds(booking)
+    if refunds:
+        # A cancelled booking's refunds, until they land (the page keeps polling while any is open).
+        data["refunds"] = refunds
+        data["refunds_summary"] = refunds_summary(refunds)
     payment_id = request.GET.get("payment")
     if payment_id:
         try:

@@ -1,4 +1,6 @@
-"""Daraja's STK callback: POST /payments/callback/<token>/ (docs/api.md, docs/daraja.md).
+"""Daraja's posts to us (docs/api.md, docs/daraja.md, docs/money-out.md): the STK callback at
+POST /payments/callback/<token>/, and the results of money going out at
+/payments/result/<token>/ and /payments/timeout/<token>/.
 
 Daraja signs nothing, so the defences are a long random token in the path (compared
 in constant time), strict validation, matching on a CheckoutRequestID we issued, and
@@ -21,7 +23,10 @@ from core import safe_json
 from core.logging import money_fields
 from core.throttling import client_ip
 from mpesa.callbacks import CallbackInvalid, parse_stk_callback
+from mpesa.models import CallbackRecord
+from mpesa.results import parse_result
 from mpesa.settle import callback_store
+from mpesa.transfer_ledger import result_apply_enqueue, result_store
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +42,9 @@ def _bad_request(detail: str) -> JsonResponse:
     return JsonResponse({"detail": detail, "code": "invalid_callback"}, status=400)
 
 
-@csrf_exempt
-def stk_callback(request, token: str):
+def _refusal(request, token: str) -> JsonResponse | HttpResponseNotAllowed | None:
+    """The checks every Daraja post passes before its body is read: the secret token in the
+    path (constant-time), POST, the optional source allow-list, the size limit."""
     expected = settings.MPESA_CALLBACK_TOKEN
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         return _not_found()
@@ -49,7 +55,15 @@ def stk_callback(request, token: str):
         logger.warning("callback refused from ip=%s", client_ip(request))
         return _not_found()
     if len(request.body) > MAX_BODY_BYTES:
-        return _bad_request("The body is too large for an STK callback.")
+        return _bad_request("The body is too large for a Daraja callback.")
+    return None
+
+
+@csrf_exempt
+def stk_callback(request, token: str):
+    refused = _refusal(request, token)
+    if refused is not None:
+        return refused
     try:
         body = safe_json.loads(request.body)
     except ValueError:
@@ -79,3 +93,46 @@ def stk_callback(request, token: str):
             extra=money_fields(checkout_request_id=parsed.checkout_request_id, record_id=record_id),
         )
     return JsonResponse(ACCEPTED)
+
+
+def _transfer_result(request, token: str, kind: str):
+    refused = _refusal(request, token)
+    if refused is not None:
+        return refused
+    try:
+        body = safe_json.loads(request.body)
+    except ValueError:
+        return _bad_request("The body is not valid JSON.")
+    try:
+        parsed = parse_result(body)
+    except CallbackInvalid as error:
+        logger.warning("result refused kind=%s: %s", kind, error)
+        return _bad_request(f"Not a Daraja result: {error}")
+    record_id, created = result_store(
+        raw_body=request.body.decode("utf-8", errors="replace"), parsed=parsed, kind=kind
+    )
+    if created:
+        result_apply_enqueue(record_id)
+    else:
+        logger.info(
+            "repeat result counted record_id=%s kind=%s conversation_id=%s",
+            record_id,
+            kind,
+            parsed.conversation_id,
+            extra=money_fields(record_id=record_id),
+        )
+    return JsonResponse(ACCEPTED)
+
+
+@csrf_exempt
+def transfer_result(request, token: str):
+    """Daraja's ResultURL: the outcome of a B2C, B2B, Reversal or Transaction Status request."""
+    return _transfer_result(request, token, CallbackRecord.Kind.RESULT)
+
+
+@csrf_exempt
+def transfer_timeout(request, token: str):
+    """Daraja's QueueTimeOutURL: the request sat in Daraja's queue too long. The outcome is
+    unknown, not failed: the transfer stays pending until a result or a Transaction Status
+    answer settles it (docs/money-out.md)."""
+    return _transfer_result(request, token, CallbackRecord.Kind.TIMEOUT)

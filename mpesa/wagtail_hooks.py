@@ -4,9 +4,9 @@ from wagtail.admin.menu import MenuItem
 from wagtail.snippets.models import register_snippet
 
 from core.admin_views import DashboardPanel, NoBulkActions, ScopedSnippetViewSet
-from mpesa import admin_views
+from mpesa import admin_views, money_out_admin
 from mpesa.analytics_views import AnalyticsReportView
-from mpesa.dashboard import business_for_user, payments_to_watch_for_user
+from mpesa.dashboard import business_for_user, money_out_for_user, payments_to_watch_for_user
 from mpesa.models import Payment
 from mpesa.permissions import payment_permission_policy
 from mpesa.refunds import payment_annotate_refunded
@@ -153,3 +153,45 @@ def add_unmatched_payments_panel(request, panels):
     panel = unmatched_panel_for(request.user)
     if panel is not None:
         panels.append(panel)
+
+
+# --- Money going out: refunds and payouts (mpesa/money_out_admin.py) ----------------------------
+
+register_snippet(money_out_admin.RefundViewSet)
+register_snippet(money_out_admin.PayoutViewSet)
+# order=1: after wagtail.snippets registers its bulk delete, so this replaces it.
+hooks.register("register_bulk_action", money_out_admin.MoneyOutNoBulkActions, order=1)
+
+
+class RefundsAwaitingApprovalPanel(DashboardPanel):
+    name = "nexus_refunds_awaiting_approval"
+    template_name = "mpesa/money_out/panel_refunds_awaiting.html"
+    order = 42
+
+
+class FailedRefundsPanel(DashboardPanel):
+    name = "nexus_refunds_failed"
+    template_name = "mpesa/money_out/panel_refunds_failed.html"
+    order = 43
+
+
+class PayoutsDuePanel(DashboardPanel):
+    name = "nexus_payouts_due"
+    template_name = "mpesa/money_out/panel_payouts.html"
+    order = 65
+
+
+@hooks.register("construct_homepage_panels")
+def add_money_out_panels(request, panels):
+    board = money_out_for_user(user=request.user)
+    if board is None:
+        return
+    if board.for_staff:
+        panels.append(RefundsAwaitingApprovalPanel(board))
+        panels.append(FailedRefundsPanel(board))
+    panels.append(PayoutsDuePanel(board))
+
+
+@hooks.register("register_account_settings_panel")
+def register_payout_destination_panel(request, user, profile):
+    return money_out_admin.PayoutDestinationSettingsPanel(request, user, profile)

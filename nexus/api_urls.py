@@ -13,6 +13,7 @@ urlpatterns = [
 from listings.apis import PropertyAvailabilityApi, PropertyDetailApi, PropertyListApi, PropertyQuoteApi  # noqa: E402
 from reservations.apis import (  # noqa: E402
     BookingCancelApi,
+    BookingCancellationApi,
     BookingDetailApi,
     BookingGuestCreateApi,
     BookingListCreateApi,
@@ -27,15 +28,25 @@ urlpatterns += [
     path("bookings/", BookingListCreateApi.as_view(), name="booking-list"),
     path("bookings/<int:booking_id>/", BookingDetailApi.as_view(), name="booking-detail"),
     path("bookings/<int:booking_id>/cancel/", BookingCancelApi.as_view(), name="booking-cancel"),
+    path(
+        "bookings/<int:booking_id>/cancellation/", BookingCancellationApi.as_view(), name="booking-cancellation"
+    ),
     path("bookings/<int:booking_id>/guests/", BookingGuestCreateApi.as_view(), name="booking-guests"),
     path("invitations/accept/", InvitationAcceptApi.as_view(), name="invitation-accept"),
 ]
 
-from mpesa.apis import BookingPaymentListCreateApi, PaymentDetailApi  # noqa: E402
+from mpesa.apis import (  # noqa: E402
+    BookingPaymentListCreateApi,
+    BookingRefundListApi,
+    OwnerPayoutListApi,
+    PaymentDetailApi,
+)
 
 urlpatterns += [
     path("bookings/<int:booking_id>/payments/", BookingPaymentListCreateApi.as_view(), name="booking-payments"),
     path("payments/<int:payment_id>/", PaymentDetailApi.as_view(), name="payment-detail"),
+    path("bookings/<int:booking_id>/refunds/", BookingRefundListApi.as_view(), name="booking-refunds"),
+    path("owner/payouts/", OwnerPayoutListApi.as_view(), name="owner-payouts"),
 ]
 
 from listings.calendar.apis import CalendarFeedDeleteApi, CalendarFeedListCreateApi  # noqa: E402

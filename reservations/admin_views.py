@@ -1,11 +1,14 @@
-"""Bookings in the Wagtail admin: list, detail (guests, payments, balance, history) and staff cancel."""
+"""Bookings in the Wagtail admin: list, detail (guests, payments, balance, history) and the
+cancel by staff or by the property's owner."""
 
 import django_filters
 from django import forms
 from django.contrib.admin.utils import quote
-from django.http import HttpResponseRedirect
+from django.conf import settings
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.template.defaultfilters import pluralize
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.views.generic import FormView
 from wagtail.admin import messages
@@ -32,7 +35,9 @@ from core.filters import AdminFilterSet
 from core.selectors import audit_list_for_object
 from reservations.models import Booking
 from reservations.permissions import booking_permission_policy, properties_visible_to
-from reservations.staff_services import booking_staff_cancel
+from reservations.cancellation import booking_cancellation_terms
+from reservations.deadlines import check_in_at
+from reservations.staff_services import booking_owner_cancel, booking_staff_cancel
 
 URL_NAMESPACE = "wagtailsnippets_reservations_booking"
 
@@ -130,8 +135,21 @@ class BookingIndexView(RelatedSearchMixin, ScopedIndexView):
         return super().get_list_more_buttons(instance) + booking_action_buttons(self.request.user, instance)
 
 
+def booking_cancel_kind_for(user, booking: Booking) -> str:
+    """Who `user` cancels `booking` as: "staff", "owner" (their own property's booking,
+    before check-in), or "" when they may not cancel it (or it is cancelled already)."""
+    if booking.status == Booking.Status.CANCELED:
+        return ""
+    if booking_permission_policy.user_has_permission(user, "cancel"):
+        return Booking.CancelKind.STAFF
+    owns = user.is_authenticated and booking.property.owner_id == user.pk
+    if owns and booking_permission_policy.user_has_permission_for_instance(user, "view", booking):
+        return Booking.CancelKind.OWNER if check_in_at(booking.check_in) > timezone.now() else ""
+    return ""
+
+
 def booking_action_buttons(user, booking: Booking) -> list[Button]:
-    if booking.status != Booking.Status.CANCELED and booking_permission_policy.user_has_permission(user, "cancel"):
+    if booking_cancel_kind_for(user, booking):
         return [Button("Cancel booking", url=booking_admin_url("cancel", booking.pk), icon_name="cross", priority=40)]
     return []
 
@@ -199,7 +217,9 @@ class CancelForm(forms.Form):
 
 
 class BookingCancelView(WagtailAdminTemplateMixin, FormView):
-    """Staff cancel: successful payments are flagged for refund (reservations.staff_services)."""
+    """Cancel from the admin: staff (kind staff) any booking, an owner (kind owner) a booking
+    of their own property before check-in. Either way everything paid goes back to the
+    phones that paid (the payments app creates the refunds); the page says how much first."""
 
     template_name = "backoffice/action_form.html"
     form_class = CancelForm
@@ -208,9 +228,26 @@ class BookingCancelView(WagtailAdminTemplateMixin, FormView):
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
+        # Scoped by the policy first (another owner's booking: 404), then: may this user cancel it?
         self.booking = booking_permission_policy.get_instance_for_user_or_404(
-            request.user, "cancel", kwargs["pk"], queryset=Booking.objects.select_related("property", "primary_guest")
+            request.user, "view", kwargs["pk"], queryset=Booking.objects.select_related("property", "primary_guest")
         )
+        if booking_permission_policy.user_has_permission(request.user, "cancel"):
+            self.kind = Booking.CancelKind.STAFF
+        elif self.booking.property.owner_id == request.user.pk:
+            self.kind = Booking.CancelKind.OWNER
+        else:
+            raise Http404
+
+    def dispatch(self, request, *args, **kwargs):
+        # The POST goes to the service, which checks again under the booking's lock.
+        if request.method == "GET" and not booking_cancel_kind_for(request.user, self.booking):
+            if self.booking.status == Booking.Status.CANCELED:
+                messages.error(request, f"Booking {self.booking.reference} is already cancelled.")
+            else:
+                messages.error(request, "The stay has already begun: ask Nexus staff to cancel it.")
+            return HttpResponseRedirect(self.get_inspect_url())
+        return super().dispatch(request, *args, **kwargs)
 
     def get_inspect_url(self):
         return booking_admin_url("inspect", self.booking.pk)
@@ -221,6 +258,19 @@ class BookingCancelView(WagtailAdminTemplateMixin, FormView):
             {"url": self.get_inspect_url(), "label": self.booking.reference},
             {"url": "", "label": self.page_title},
         ]
+
+    def refund_text(self) -> str:
+        b = self.booking
+        terms = booking_cancellation_terms(booking=b, policy=b.property.cancellation_policy, kind=self.kind)
+        if terms.refund_amount <= 0:
+            return "Nothing has been paid, so nothing is refunded."
+        text = f"{format_kes(terms.refund_amount)} (everything paid) goes back through M-Pesa to the phone that paid."
+        if terms.refund_amount > settings.REFUND_APPROVAL_THRESHOLD:
+            text += (
+                f" Above {format_kes(settings.REFUND_APPROVAL_THRESHOLD)}, a Nexus staff member approves the"
+                " refund before it is sent."
+            )
+        return text
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -237,19 +287,28 @@ class BookingCancelView(WagtailAdminTemplateMixin, FormView):
                     ("Stay", f"{b.check_in:%d %b %Y} to {b.check_out:%d %b %Y}"),
                     ("Status", b.get_status_display()),
                     ("Paid", format_kes(b.amount_paid)),
-                    ("After cancelling", "Every successful payment is flagged for refund."),
+                    ("Refund", self.refund_text()),
                 ],
             }
         )
         return context
 
     def form_valid(self, form):
+        reason = form.cleaned_data["reason"]
         try:
-            booking_staff_cancel(
-                booking_id=self.booking.pk, actor=self.request.user, reason=form.cleaned_data["reason"]
-            )
+            if self.kind == Booking.CancelKind.OWNER:
+                _booking, refunds = booking_owner_cancel(
+                    booking_id=self.booking.pk, actor=self.request.user, reason=reason
+                )
+            else:
+                booking_staff_cancel(booking_id=self.booking.pk, actor=self.request.user, reason=reason)
+                refunds = None
         except ApplicationError as error:
             form.add_error(None, error.message)
             return self.form_invalid(form)
-        messages.success(self.request, f"Booking {self.booking.reference} cancelled.")
+        message = f"Booking {self.booking.reference} cancelled."
+        if refunds:
+            total = sum(int(r.get("amount") or 0) for r in refunds)
+            message += f" {format_kes(total)} is being refunded to the guest ({len(refunds)} refund{pluralize(len(refunds))})."
+        messages.success(self.request, message)
         return HttpResponseRedirect(self.get_inspect_url())

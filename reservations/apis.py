@@ -14,6 +14,8 @@ from core.idempotency import idempotent
 from core.pagination import paginate, paginated_schema
 from core.phones import to_msisdn
 from core.throttling import WindowRateThrottle
+from listings.models import PropertyPage
+from reservations.guest_cancellation import booking_policy, guest_cancellation
 from reservations.invitations import booking_invitation_accept
 from reservations.models import BookingGuest
 from reservations.selectors import (
@@ -121,6 +123,12 @@ class BookingOutputSerializer(serializers.Serializer):
     balance_due_by = serializers.SerializerMethodField(
         help_text="When the whole amount is due (Africa/Nairobi); unpaid by then, a partly paid booking is cancelled."
     )
+    cancellation_policy = serializers.ChoiceField(
+        source="property.cancellation_policy",
+        choices=PropertyPage.CancellationPolicy.choices,
+        help_text="The listing's cancellation policy, which this booking's refund follows "
+        "(GET /api/bookings/{id}/cancellation/ gives the amount).",
+    )
     guests = BookingGuestOutputSerializer(many=True, source="guests.all")
 
     def to_representation(self, booking):
@@ -151,6 +159,7 @@ class BookingOutputSerializer(serializers.Serializer):
             ),
             "min_first_payment": self.get_min_first_payment(booking),
             "balance_due_by": self.get_balance_due_by(booking),
+            "cancellation_policy": booking_policy(booking),
             "guests": [_guest_representation(guest, viewer_id=viewer_id, booking=booking) for guest in guests],
         }
 
@@ -265,21 +274,105 @@ class BookingDetailApi(APIView):
         return Response(BookingOutputSerializer(booking, context={"request": request}).data)
 
 
+class BookingCancellationApi(APIView):
+    """What cancelling the booking now would refund, under its listing's policy (any guest of
+    the booking may ask; only the booker may cancel). 409 when it cannot be cancelled now,
+    with the code POST .../cancel/ would answer."""
+
+    class OutputSerializer(serializers.Serializer):
+        # A string, not a second enum: the same set as the booking's cancellation_policy,
+        # which names the schema's CancellationPolicyEnum.
+        policy = serializers.CharField(help_text="The listing's cancellation policy: flexible, moderate or strict")
+        amount_paid = serializers.IntegerField(help_text="What the booking holds now")
+        refund_percent = serializers.IntegerField(help_text="Of amount_paid, what goes back")
+        refund_amount = serializers.IntegerField(help_text="What cancelling now refunds, in shillings")
+        kept_amount = serializers.IntegerField(help_text="amount_paid - refund_amount")
+        refund_drops_at = serializers.DateTimeField(
+            allow_null=True, help_text="When the refund would next get smaller (Africa/Nairobi); null: it will not"
+        )
+        explanation = serializers.CharField(help_text="The policy applied to this booking, in words")
+
+    @extend_schema(
+        responses={
+            200: OutputSerializer,
+            401: ERROR_RESPONSE,
+            404: ERROR_RESPONSE,
+            409: OpenApiResponse(
+                description="booking_not_cancellable (already cancelled, or check-in has passed), "
+                "payment_in_flight (wait until it lands or fails)"
+            ),
+        },
+        tags=["bookings"],
+    )
+    def get(self, request, booking_id: int):
+        booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+        quote = guest_cancellation(booking)
+        if not quote.allowed:
+            raise ApplicationError(quote.refusal, quote.refusal_code, 409)
+        return Response(self.OutputSerializer(quote.terms.as_dict()).data)
+
+
+class CancelRefundSerializer(serializers.Serializer):
+    """A refund a cancellation created (the whole object: GET /api/bookings/{id}/refunds/)."""
+
+    id = serializers.IntegerField(
+        allow_null=True, help_text="null: sent by staff by hand (a payment with no M-Pesa receipt, or too small for B2C)"
+    )
+    payment = serializers.IntegerField(help_text="The payment whose money goes back")
+    amount = serializers.IntegerField()
+    method = serializers.CharField(help_text="reversal, b2c, or manual (id null)")
+    status = serializers.CharField(help_text="QUEUED; AWAITING_APPROVAL above the approval threshold; FLAGGED (manual)")
+
+
+def _refund_items(answers) -> list[dict]:
+    """The booking_canceled receivers' answers (the payments app: one dict per refund it
+    created, mpesa.refunds_out) as the cancel answer lists them."""
+    items = []
+    for answer in answers or ():
+        if not isinstance(answer, dict) or "refund_id" not in answer:
+            continue
+        items.append(
+            {
+                "id": answer["refund_id"],
+                "payment": answer.get("payment_id"),
+                "amount": answer.get("amount"),
+                "method": answer.get("method"),
+                "status": answer.get("status"),
+            }
+        )
+    return items
+
+
 class BookingCancelApi(APIView):
-    """The guest who made the booking cancels it, while it holds no money (409 has_payments otherwise)."""
+    """The guest who made the booking cancels it. Money it holds goes back to the phones
+    that paid, as much as the listing's policy gives (GET .../cancellation/ says how much
+    beforehand); the answer is the booking with the refunds this created."""
 
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
+    class OutputSerializer(BookingOutputSerializer):
+        refunds = CancelRefundSerializer(
+            many=True, help_text="The refunds this cancellation created; follow them at GET /api/bookings/{id}/refunds/"
+        )
+
+        def to_representation(self, booking):
+            data = super().to_representation(booking)
+            data["refunds"] = _refund_items(getattr(booking, "cancellation_refunds", None))
+            return data
+
     @extend_schema(
         request=InputSerializer,
         responses={
-            200: BookingOutputSerializer,
+            200: OutputSerializer,
             400: ERROR_RESPONSE,
             401: ERROR_RESPONSE,
             403: OpenApiResponse(description="not_primary_guest: co-guests cannot cancel"),
             404: ERROR_RESPONSE,
-            409: OpenApiResponse(description="has_payments"),
+            409: OpenApiResponse(
+                description="booking_not_cancellable (already cancelled, or check-in has passed), "
+                "payment_in_flight (wait until it lands or fails)"
+            ),
         },
         tags=["bookings"],
     )
@@ -289,9 +382,13 @@ class BookingCancelApi(APIView):
         booking = booking_get_for_user(user=request.user, booking_id=booking_id)
         if booking.primary_guest_id != request.user.pk:
             raise ApplicationError("Only the guest who made the booking can cancel it.", "not_primary_guest", 403)
-        booking_cancel(booking_id=booking.pk, actor=request.user, reason=serializer.validated_data.get("reason", ""))
+        canceled = booking_cancel(
+            booking_id=booking.pk, actor=request.user, reason=serializer.validated_data.get("reason", "")
+        )
+        refunds = getattr(canceled, "refunds_created", None)
         booking = booking_get_for_user(user=request.user, booking_id=booking.pk)
-        return Response(BookingOutputSerializer(booking, context={"request": request}).data)
+        booking.cancellation_refunds = refunds
+        return Response(self.OutputSerializer(booking, context={"request": request}).data)
 
 
 class BookingGuestCreateApi(APIView):

@@ -1,6 +1,6 @@
 """The balance deadline (docs/booking-rules.md): a partly paid booking must be paid in full in time, or
-it is cancelled and its money flagged for refund, so a deposit cannot hold a listing's
-dates for ever.
+it is cancelled and its money refunded under the listing's cancellation policy, so a deposit
+cannot hold a listing's dates for ever.
 """
 
 import datetime as dt
@@ -41,8 +41,9 @@ def booking_enforce_balance_deadlines(*, now: dt.datetime | None = None) -> int:
     Run every 5 minutes by django-q2 (schedule "booking_enforce_balance_deadlines",
     migration 0008). Each booking is re-checked under its row lock; one with a payment in
     flight waits for it (it may pay the balance). The cancellation (kind balance_deadline)
-    flags every payment that still holds money as needs_refund, which puts it on the staff
-    dashboard's "needs attention" list, writes an audit entry and tells the guest.
+    refunds what the listing's policy gives back at this moment (the payments app creates
+    and sends the refunds, answering the booking_canceled signal; what it cannot send is
+    flagged needs_refund for staff), writes an audit entry and tells the guest.
     Returns how many were cancelled. Safe to run twice.
     """
     now = now or timezone.now()

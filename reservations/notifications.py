@@ -71,16 +71,32 @@ def booking_confirmed_letter(booking_id: int, payment_id: int | None = None) -> 
     return _letter(booking, sorted({g.user.email.lower() for g in guests if g.user.email}), texts)
 
 
+def _money_back(booking: Booking) -> dict:
+    """What the cancellation gives back: `refund_total`, the refunds on their way or sent (the
+    payments app's rows, read through the booking's reverse relation, so reservations imports
+    nothing of it), and `kept`, what the policy keeps of the money paid."""
+    related = getattr(booking, "refunds", None)
+    refunds = list(related.all()) if related is not None else []
+    refund_total = sum(r.amount for r in refunds if r.status != "FAILED")
+    # amount_paid already excludes refunds that landed: add them back for what was paid.
+    paid = booking.amount_paid + sum(r.amount for r in refunds if r.status == "SUCCESS")
+    return {"refund_total": refund_total, "kept": max(paid - refund_total, 0), "paid_total": paid}
+
+
 def booking_canceled_letter(booking_id: int, payment_id: int | None = None) -> Letter:
-    """To the primary guest (a cancellation, or a hold that expired); an SMS to the owner too."""
+    """To the primary guest (a cancellation, or a hold that expired): what comes back to their
+    M-Pesa under the cancellation policy, and what is kept; an SMS to the owner too."""
     booking = _booking(booking_id)
+    money = _money_back(booking)
     texts = _texts(
         [
-            (booking.primary_guest, "booking_canceled_guest", {}),
+            (booking.primary_guest, "booking_canceled_guest", money),
             (_owner(booking), "booking_canceled_owner", {}),
         ]
     )
-    return _letter(booking, [booking.primary_guest.email], texts)
+    letter = _letter(booking, [booking.primary_guest.email], texts)
+    letter.context.update(money)
+    return letter
 
 
 def balance_due_reminder_letter(booking_id: int, payment_id: int | None = None) -> Letter:

@@ -82,6 +82,7 @@ class BookingTerms:
     weekend_price_per_night: int | None
     weekly_discount_percent: int
     monthly_discount_percent: int
+    cancellation_policy: str
     # Only the seasons that overlap the stay asked about: all the stay's price needs.
     seasons: tuple[Season, ...]
     nights_blocked: bool
@@ -154,6 +155,7 @@ def property_booking_terms(*, property_id: int, check_in: dt.date, check_out: dt
         SELECT l.page_ptr_id, p.title, l.price_per_night, l.max_guests, l.min_nights, l.min_credit_score,
                l.availability_status, l.max_nights, l.min_deposit_percent,
                l.weekend_price_per_night, l.weekly_discount_percent, l.monthly_discount_percent,
+               l.cancellation_policy,
                {_seasons_json_sql(PropertySeasonalPrice._meta.db_table)},
                EXISTS (SELECT 1 FROM {BlockedPeriod._meta.db_table} b
                        WHERE b.property_id = l.page_ptr_id AND b.start < %s AND b."end" > %s),

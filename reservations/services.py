@@ -266,6 +266,7 @@ def _booking_create_in_transaction(
     # committed row (bookings_follow_up_created): the request writes the booking only.
     booking.property_title = terms.title  # for the answer, without loading the page
     booking.property_min_deposit_percent = terms.min_deposit_percent
+    booking.property_cancellation_policy = terms.cancellation_policy
     return booking
 
 
@@ -370,7 +371,7 @@ def booking_guest_add(*, booking_id: int, actor, name: str, email: str = "", pho
 # booking_money_changed / booking_payment_failed / booking_late_payment_received; the
 # booking's amount_paid, balance, money in flight and status follow from that alone.
 # Every cancellation goes through booking_mark_canceled, whose booking_canceled signal
-# lets the payments app flag money still held for refund.
+# lets the payments app refund money still held (by policy, or all of it).
 
 
 def booking_lock(*, booking_id: int) -> Booking:
@@ -385,8 +386,8 @@ def booking_mark_canceled(*, booking: Booking, kind: str, reason: str, actor=Non
     Call inside a transaction holding the booking's row lock; the caller writes its own
     audit entry and notification. Only CancelKind.PAYMENT_FAILED may ever be revived
     (booking_is_revivable). hold_expires_at is saved as the caller left it. Returns what the
-    booking_canceled receivers answered: the payments app lists the refunds now due,
-    [{"payment_id", "refundable"}].
+    booking_canceled receivers answered: the payments app lists the refunds it created,
+    [{"refund_id", "payment_id", "amount", "method", "status"}] (mpesa.refunds_out).
     """
     booking.status = Booking.Status.CANCELED
     booking.canceled_at = timezone.now()
@@ -455,37 +456,47 @@ def booking_late_payment_received(*, booking: Booking, money: BookingMoney) -> b
 
 
 def booking_cancel(*, booking_id: int, actor, reason: str = "") -> Booking:
-    """Cancel a booking that holds no money and has no payment in flight (409 has_payments otherwise).
+    """The guest cancels their booking, also when it holds money: what goes back follows the
+    listing's cancellation policy at this moment (reservations.cancellation), and the
+    payments app creates the refunds in this transaction (booking_canceled signal).
 
-    Cancelling twice is a no-op. Who may cancel is the caller's decision (the API lets the
-    primary guest do it; staff tools their users).
+    409 payment_in_flight: a payment is on its way (its result could land after the cancel;
+    wait for it). 409 booking_not_cancellable: already cancelled, or check-in has passed.
+    Who may cancel is the caller's decision (the API lets the primary guest do it; staff
+    tools their users). The returned booking carries `refunds_created`: what the payments
+    app answered, [{"refund_id", "payment_id", "amount", "method", "status"}].
     """
-    with transaction.atomic():
+    # Imported here: reservations.deadlines (which guest_cancellation reads) imports this module.
+    from reservations.guest_cancellation import guest_cancellation_refusal
+
+    with transaction.atomic(), collected():
         booking = Booking.objects.select_for_update().get(pk=booking_id)
-        if booking.status == Booking.Status.CANCELED:
-            return booking
-        if booking.amount_paid > 0 or booking.amount_in_flight > 0:
-            raise ApplicationError(
-                "This booking holds a payment (or one is in progress), so it cannot be cancelled here. "
-                "Contact us for a refund.",
-                "has_payments",
-                409,
-            )
+        # The same refusals the API's and the site's cancellation preview show, decided
+        # again here under the row lock.
+        code, refusal = guest_cancellation_refusal(booking)
+        if code is not None:
+            raise ApplicationError(refusal, code, 409)
         before = _snapshot(booking)
-        booking_mark_canceled(
+        held = booking.amount_paid
+        refunds = booking_mark_canceled(
             booking=booking, kind=Booking.CancelKind.GUEST, reason=reason.strip() or "Cancelled by the guest",
             actor=actor,
         )
+        credit_delta = credit.CANCELED_AFTER_PAYING if held > 0 else 0
+        if credit_delta:
+            credit.credit_score_adjust(user_id=booking.primary_guest_id, delta=credit_delta)
         audit_record(
             obj=booking,
             action="booking.canceled",
             actor=actor,
-            summary=f"{booking.reference} cancelled",
+            summary=f"{booking.reference} cancelled"
+            + (f", KES {sum(r['amount'] for r in refunds):,} to refund" if refunds else ""),
             before=before,
             after=_snapshot(booking),
-            data={"reason": booking.cancel_reason},
+            data={"reason": booking.cancel_reason, "refunds": refunds, "credit_delta": credit_delta},
         )
         notify("booking_canceled", booking_id=booking.pk)
+    booking.refunds_created = refunds
     return booking
 
 

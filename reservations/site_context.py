@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from reservations.deadlines import booking_balance_due_by
 from reservations.forms import CoGuestAddForm
+from reservations.guest_cancellation import guest_cancellation
 from reservations.models import Booking
 from reservations.services import booking_is_revivable
 from reservations.status import booking_min_next_payment
@@ -164,6 +166,9 @@ def booking_page_context(*, request, booking, guest_form=None, **part_options) -
         and not status["in_flight_amount"]
     )
     property_page = booking.property
+    # The "Cancel this booking" button and the refund its confirmation shows (the dialog
+    # asks again when opened: a payment may land while the page is open).
+    cancellation = guest_cancellation(booking) if is_primary else None
     rebook_query = f"?check_in={booking.check_in:%Y-%m-%d}&check_out={booking.check_out:%Y-%m-%d}&guests={booking.party_size}"
     context = {
         "booking": booking,
@@ -175,6 +180,9 @@ def booking_page_context(*, request, booking, guest_form=None, **part_options) -
         "can_remove_guests": can_remove_guests,
         "party_full": len(guests) >= property_page.max_guests,
         "guest_form": guest_form or CoGuestAddForm(prefix="add"),
+        "cancellation": cancellation,
+        "can_cancel": bool(cancellation and cancellation.allowed),
+        "policy_text": property_page.get_cancellation_policy_display(),
         "status": status,
         "main_parts": [],
         "side_parts": [],
@@ -182,6 +190,7 @@ def booking_page_context(*, request, booking, guest_form=None, **part_options) -
             "bookingId": booking.pk,
             "holdSecondsLeft": status["hold_seconds_left"],
             "status": booking.status,
+            "cancellationUrl": reverse("booking-cancellation", args=[booking.pk]),
         },
     }
     for provider in _booking_page_parts:

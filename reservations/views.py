@@ -25,6 +25,7 @@ from core.exceptions import ApplicationError
 from listings.selectors import property_get_public
 from reservations import services
 from reservations.apis import BookingUserThrottle
+from reservations.guest_cancellation import guest_cancellation
 from reservations.guest_services import booking_guest_remove as booking_guest_remove_service
 from reservations.invitations import booking_guest_invitation_resend, booking_invitation_accept, invitation_get
 from reservations.forms import (
@@ -250,17 +251,58 @@ def invitation_accept(request, token: str):
     return render(request, "reservations/invitation.html", context)
 
 
+@never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def booking_cancel(request, booking_id: int):
+    """"Cancel this booking": GET is the confirmation (what comes back, under the listing's
+    policy), the page the button opens without JavaScript; the dialog on the booking page
+    shows the same and posts here. POST cancels, when the refund it carries
+    (`expected_refund`) is still the refund: otherwise the confirmation comes back with the
+    new figure, so nobody confirms an amount they were not shown."""
     booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    detail = reverse("reservations:booking_detail", args=[booking.pk])
+    if booking.primary_guest_id != request.user.pk:
+        messages.error(request, "Only the guest who made the booking can cancel it.")
+        return redirect(detail)
+    quote = guest_cancellation(booking)
+    if request.method == "GET" or not quote.allowed:
+        if not quote.allowed:
+            messages.error(request, quote.refusal)
+            return redirect(detail)
+        return _cancel_confirmation(request, booking, quote)
+    expected = request.POST.get("expected_refund", "").strip()
+    if booking.amount_paid and expected != str(quote.terms.refund_amount):
+        changed = "" if not expected else (
+            "The refund has changed since the page was opened. Please check the new amount before you confirm."
+        )
+        return _cancel_confirmation(request, booking, quote, changed=changed, status=409 if expected else 200)
     try:
         services.booking_cancel(booking_id=booking.pk, actor=request.user, reason="Cancelled by the guest")
     except ApplicationError as error:
         messages.error(request, error.message)
+        return redirect(detail)
+    refund = quote.terms.refund_amount
+    if refund:
+        messages.success(
+            request,
+            f"Booking {booking.reference} is cancelled and the dates are released. "
+            f"KES {refund:,} is being refunded to the phone that paid.",
+        )
     else:
         messages.success(request, f"Booking {booking.reference} is cancelled and the dates are released.")
-    return redirect("reservations:booking_detail", booking_id=booking.pk)
+    return redirect(f"{detail}#refunds" if refund else detail)
+
+
+def _cancel_confirmation(request, booking, quote, *, changed: str = "", status: int = 200):
+    context = {
+        "booking": booking,
+        "property_page": booking.property,
+        "terms": quote.terms,
+        "policy_text": booking.property.get_cancellation_policy_display(),
+        "changed": changed,
+    }
+    return render(request, "reservations/booking_cancel.html", context, status=status)
 
 
 # --- My bookings -----------------------------------------------------------------------------

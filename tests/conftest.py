@@ -58,5 +58,14 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(summary)
 
 
-from tests.chromium import chromium  # noqa: E402,F401 (the shared browser fixture)
+from tests.chromium import chromium, chromium_profile, playwright_driver  # noqa: E402,F401 (the shared browser fixtures)
 from tests.ical_server import ical_server  # noqa: E402,F401 (a local HTTP server for the calendar import tests)
+
+
+@pytest.fixture(scope="session")
+def _simulator_key_pair(tmp_path_factory):
+    """The Daraja simulator's RSA key pair, made once per test process (RSA generation is
+    slow); the `simulator` fixture (tests/mpesa/conftest.py) gives each test its own copy."""
+    from mpesa.simulator.keys import ensure_key_pair
+
+    return ensure_key_pair(tmp_path_factory.mktemp("simulator-keys"))

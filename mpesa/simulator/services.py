@@ -205,6 +205,8 @@ def prompt_as_dict(prompt: SimulatedStkPush) -> dict:
         "last_callback_status": prompt.last_callback_status,
         "created_at": prompt.created_at.isoformat(),
         "completed_at": prompt.completed_at.isoformat() if prompt.completed_at else None,
+        "reversed_at": prompt.reversed_at.isoformat() if prompt.reversed_at else None,
+        "reversal_transaction_id": prompt.reversal_transaction_id,
     }
 
 
@@ -283,6 +285,27 @@ def deliver_in_background(prompt_id: int, *, delay: float = 0.0, force_once: boo
     thread = threading.Thread(
         target=_deliver_thread, args=(prompt_id, delay, force_once), name=f"simulator-callback-{prompt_id}", daemon=True
     )
+    with _deliveries_lock:
+        _deliveries.add(thread)
+    thread.start()
+    return thread
+
+
+def background(target, *args, name: str = "simulator-delivery") -> threading.Thread:
+    """Run target(*args) in a thread that deliveries_join() waits for (transfer results too)."""
+
+    def run() -> None:
+        close_old_connections()
+        try:
+            target(*args)
+        except Exception:
+            logger.exception("simulator background delivery failed name=%s", name)
+        finally:
+            connections.close_all()
+            with _deliveries_lock:
+                _deliveries.discard(threading.current_thread())
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
     with _deliveries_lock:
         _deliveries.add(thread)
     thread.start()

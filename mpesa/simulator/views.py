@@ -29,8 +29,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import safe_json
 from core.phones import to_msisdn
 from mpesa.client import NAIROBI, stk_password
-from mpesa.simulator import services
-from mpesa.simulator.models import SimulatedSms, SimulatedStkPush, SimulatorDirective
+from mpesa.simulator import services, transfers
+from mpesa.simulator.models import (
+    SimulatedSms,
+    SimulatedStkPush,
+    SimulatedTransfer,
+    SimulatorDirective,
+    SimulatorTransferDirective,
+)
 
 STK_PUSH_FIELDS = (
     "BusinessShortCode",
@@ -450,10 +456,22 @@ def phone_list(request):
         .order_by("-pending", "-last")
     )
     # Phones that only ever received SMS are listed after those with prompts.
-    with_prompts = {p["phone_number"] for p in phones}
+    listed = {p["phone_number"] for p in phones}
     for row in SimulatedSms.objects.values("phone_number").annotate(last=Max("created_at")).order_by("-last"):
-        if row["phone_number"] not in with_prompts:
+        if row["phone_number"] not in listed:
             phones.append({"phone_number": row["phone_number"], "pending": 0, "last": row["last"]})
+            listed.add(row["phone_number"])
+    # And phones that were only ever sent money (refunds, payouts).
+    received = (
+        SimulatedTransfer.objects.filter(kind__in=("b2c", "reversal"), result_code="0")
+        .values("party")
+        .annotate(last=Max("created_at"))
+        .order_by("-last")
+    )
+    for row in received:
+        if row["party"] not in listed:
+            phones.append({"phone_number": row["party"], "pending": 0, "last": row["last"]})
+            listed.add(row["party"])
     return render(request, "simulator/phone_list.html", {"phones": phones})
 
 
@@ -478,6 +496,11 @@ def phone(request, msisdn: str):
         "poll_url": reverse("simulator:api_prompt_list") + f"?phone_number={msisdn}&state=pending",
         "sms": SimulatedSms.objects.filter(phone_number=msisdn).order_by("-created_at", "-id")[:20],
         "sms_poll_url": reverse("simulator:api_sms_list") + f"?phone_number={msisdn}",
+        "received": [
+            {"transfer": t, "message": transfers.received_message(t)}
+            for t in transfers.money_received(phone_number=msisdn)[:20]
+        ],
+        "received_poll_url": reverse("simulator:api_transfer_list") + f"?party={msisdn}&received=1",
     }
     return render(request, "simulator/phone.html", context)
 
@@ -510,3 +533,314 @@ def _phone_answer(request, msisdn: str):
     else:
         messages.info(request, f"{prompt.get_state_display()} (ResultCode {prompt.result_code}).")
     return redirect("simulator:phone", msisdn=msisdn)
+
+
+# --- Money going out: B2C, B2B, Reversal, Transaction Status (mpesa.simulator.transfers) ---------------
+
+B2C_FIELDS = (
+    "OriginatorConversationID",
+    "InitiatorName",
+    "SecurityCredential",
+    "CommandID",
+    "Amount",
+    "PartyA",
+    "PartyB",
+    "Remarks",
+    "QueueTimeOutURL",
+    "ResultURL",
+)
+B2B_FIELDS = (
+    "Initiator",
+    "SecurityCredential",
+    "CommandID",
+    "SenderIdentifierType",
+    "RecieverIdentifierType",  # Daraja's spelling
+    "Amount",
+    "PartyA",
+    "PartyB",
+    "Remarks",
+    "QueueTimeOutURL",
+    "ResultURL",
+)
+REVERSAL_FIELDS = (
+    "Initiator",
+    "SecurityCredential",
+    "CommandID",
+    "TransactionID",
+    "Amount",
+    "ReceiverParty",
+    "RecieverIdentifierType",
+    "ResultURL",
+    "QueueTimeOutURL",
+    "Remarks",
+)
+STATUS_FIELDS = (
+    "Initiator",
+    "SecurityCredential",
+    "CommandID",
+    "PartyA",
+    "IdentifierType",
+    "ResultURL",
+    "QueueTimeOutURL",
+    "Remarks",
+)
+B2C_COMMANDS = ("BusinessPayment", "SalaryPayment", "PromotionPayment")
+B2B_RECEIVER_TYPES = {"BusinessPayBill": "4", "BusinessBuyGoods": "2"}
+TRANSFER_MAX_AMOUNT = 250_000
+_SHORTCODE = re.compile(r"^\d{5,10}$")
+
+
+def _transfer_problem(body: dict, required: tuple[str, ...]) -> JsonResponse | None:
+    """Daraja's 400 for a missing or malformed common field (extra fields are ignored, as Daraja does)."""
+    for field in required:
+        if body.get(field) in (None, ""):
+            return _invalid(field)
+    for field in ("ResultURL", "QueueTimeOutURL"):
+        if not _valid_callback_url(body[field]):
+            return _invalid(field)
+    for field in ("Remarks", "Occasion"):
+        value = body.get(field)
+        if value is not None and (not isinstance(value, str) or len(value) > 100):
+            return _invalid(field)
+    return None
+
+
+def _transfer_amount(body: dict) -> int | JsonResponse:
+    amount = _whole_number(body["Amount"])
+    if amount is None or not 1 <= amount <= TRANSFER_MAX_AMOUNT:
+        return _invalid("Amount")
+    return amount
+
+
+def _transfer_answer(*, kind: str, body: dict, party: str, amount: int, command_id: str, initiator: str):
+    """What the directive for `party` says: an error now, or accept (maybe slowly) and post the result."""
+    directive = transfers.directive_take(party=party)
+    mode = directive.response if directive else "accept"
+    if mode == "error_500":
+        return daraja_error(500, "500.003.1001", "Internal Server Error")
+    if mode == "error_400":
+        return daraja_error(400, "400.002.02", "Bad Request - Invalid PartyB")
+    if mode == "html":
+        return HttpResponse(_HTML_ERROR, status=503, content_type="text/html")
+    transfer, created = transfers.transfer_accept(
+        kind=kind, body=body, party=party, amount=amount, command_id=command_id, initiator=initiator,
+        directive=directive,
+    )
+    if mode == "timeout":
+        # Accepted and processed, but the answer comes too late for the caller.
+        time.sleep(settings.MPESA_SIMULATOR_SLOW_SECONDS)
+    if not created:
+        # A repeat of a request already answered: the same answer, no second result.
+        return JsonResponse(transfers.sync_answer(transfer))
+    return _RespondThen(
+        transfers.sync_answer(transfer),
+        after=lambda: transfers.deliver_in_background(transfer.pk, delay=services.AUTO_ACTION_DELAY_SECONDS),
+    )
+
+
+def _read_transfer(request, fields, *, with_amount: bool = True):
+    """What every money-out endpoint checks first, as Daraja does: the Bearer token, a JSON
+    body, the fields, and (but for Transaction Status) a whole-shilling Amount. Returns
+    (body, amount) or the error answer."""
+    if not _bearer_ok(request):
+        return daraja_error(404, "404.001.03", "Invalid Access Token")
+    body = _json_body(request)
+    if body is None:
+        return _invalid("JSON")
+    problem = _transfer_problem(body, fields)
+    if problem:
+        return problem
+    if not with_amount:
+        return body, 0
+    amount = _transfer_amount(body)
+    if isinstance(amount, JsonResponse):
+        return amount
+    return body, amount
+
+
+@csrf_exempt
+@require_POST
+def b2c_payment(request):
+    read = _read_transfer(request, B2C_FIELDS)
+    if isinstance(read, JsonResponse):
+        return read
+    body, amount = read
+    if body["CommandID"] not in B2C_COMMANDS:
+        return _invalid("CommandID")
+    if not _SHORTCODE.match(str(body["PartyA"])):
+        return _invalid("PartyA")
+    if not _MSISDN.match(str(body["PartyB"])):
+        return _invalid("PartyB")
+    originator = body["OriginatorConversationID"]
+    if not isinstance(originator, str) or len(originator) > 100:
+        return _invalid("OriginatorConversationID")
+    return _transfer_answer(
+        kind="b2c", body=body, party=str(body["PartyB"]), amount=amount, command_id=body["CommandID"],
+        initiator=str(body["InitiatorName"]),
+    )
+
+
+@csrf_exempt
+@require_POST
+def b2b_payment(request):
+    read = _read_transfer(request, B2B_FIELDS)
+    if isinstance(read, JsonResponse):
+        return read
+    body, amount = read
+    command = body["CommandID"]
+    if command not in B2B_RECEIVER_TYPES:
+        return _invalid("CommandID")
+    if str(body["SenderIdentifierType"]) != "4":
+        return _invalid("SenderIdentifierType")
+    if str(body["RecieverIdentifierType"]) != B2B_RECEIVER_TYPES[command]:
+        return _invalid("RecieverIdentifierType")
+    for field in ("PartyA", "PartyB"):
+        if not _SHORTCODE.match(str(body[field])):
+            return _invalid(field)
+    if command == "BusinessPayBill" and not str(body.get("AccountReference") or "").strip():
+        return _invalid("AccountReference")
+    originator = body.get("OriginatorConversationID")
+    if originator is not None and (not isinstance(originator, str) or len(originator) > 100):
+        return _invalid("OriginatorConversationID")
+    return _transfer_answer(
+        kind="b2b", body=body, party=str(body["PartyB"]), amount=amount, command_id=command,
+        initiator=str(body["Initiator"]),
+    )
+
+
+@csrf_exempt
+@require_POST
+def reversal(request):
+    read = _read_transfer(request, REVERSAL_FIELDS)
+    if isinstance(read, JsonResponse):
+        return read
+    body, amount = read
+    if body["CommandID"] != "TransactionReversal":
+        return _invalid("CommandID")
+    if str(body["RecieverIdentifierType"]) not in ("11", "4"):
+        return _invalid("RecieverIdentifierType")
+    if not _SHORTCODE.match(str(body["ReceiverParty"])):
+        return _invalid("ReceiverParty")
+    receipt = body["TransactionID"]
+    if not isinstance(receipt, str) or len(receipt) > 32:
+        return _invalid("TransactionID")
+    # The directive is the paying phone's; an unknown receipt has no phone (its result says so).
+    push = SimulatedStkPush.objects.filter(receipt_number=receipt.strip(), state=SimulatedStkPush.State.PAID).first()
+    return _transfer_answer(
+        kind="reversal", body=body, party=push.phone_number if push else "", amount=amount,
+        command_id="TransactionReversal", initiator=str(body["Initiator"]),
+    )
+
+
+@csrf_exempt
+@require_POST
+def transaction_status(request):
+    read = _read_transfer(request, STATUS_FIELDS, with_amount=False)
+    if isinstance(read, JsonResponse):
+        return read
+    body, _amount = read
+    if body["CommandID"] != "TransactionStatusQuery":
+        return _invalid("CommandID")
+    if str(body["IdentifierType"]) not in ("1", "2", "4"):
+        return _invalid("IdentifierType")
+    if not _SHORTCODE.match(str(body["PartyA"])):
+        return _invalid("PartyA")
+    asked = [body.get(k) for k in ("TransactionID", "OriginalConversationID", "OriginatorConversationID")]
+    if not any(isinstance(v, str) and v.strip() for v in asked):
+        return _invalid("TransactionID")
+    if any(v is not None and (not isinstance(v, str) or len(v) > 100) for v in asked):
+        return _invalid("TransactionID")
+    return _transfer_answer(
+        kind="status", body=body, party=transfers.status_party(body), amount=0,
+        command_id="TransactionStatusQuery", initiator=str(body["Initiator"]),
+    )
+
+
+# Control API for transfers -------------------------------------------------------------------------------
+
+
+def _party(value) -> str | None:
+    """A phone (normalised to 2547…) or a business number, as directives and lists key them."""
+    text = str(value or "").strip()
+    if _SHORTCODE.match(text) and not text.startswith(("07", "01", "254", "+")):
+        return text
+    try:
+        return to_msisdn(text)
+    except ValidationError:
+        return None
+
+
+@csrf_exempt
+@require_POST
+def api_transfer_directive_create(request):
+    """{"party", "response"?, "result"?, "delivery"?}: a one-shot instruction for the next
+    B2C/B2B/Reversal/Status request whose receiving party this is."""
+    body = _json_body(request)
+    if body is None:
+        return _api_error(400, "Send a JSON object.", "invalid_json")
+    party = _party(body.get("party"))
+    if party is None:
+        return _api_error(400, "party must be a Kenyan mobile number or a business number.", "invalid_party")
+    response = body.get("response") or "accept"
+    delivery = body.get("delivery") or "once"
+    result = str(body.get("result") if body.get("result") not in (None, "") else "success")
+    if response not in transfers.RESPONSES:
+        return _api_error(400, f"response must be one of {', '.join(transfers.RESPONSES)}", "invalid_directive")
+    if delivery not in transfers.DELIVERIES:
+        return _api_error(400, f"delivery must be one of {', '.join(transfers.DELIVERIES)}", "invalid_directive")
+    if result not in transfers.RESULT_WORDS and not transfers.RESULT_CODE.match(result):
+        return _api_error(400, "result must be success, failure or a Daraja result code", "invalid_directive")
+    directive = SimulatorTransferDirective.objects.create(
+        party=party, response=response, result=result, delivery=delivery
+    )
+    return JsonResponse(
+        {"id": directive.pk, "party": party, "response": response, "result": result, "delivery": delivery},
+        status=201,
+    )
+
+
+def _transfer_or_404(originator_conversation_id: str):
+    transfer = SimulatedTransfer.objects.filter(
+        Q(originator_conversation_id=originator_conversation_id) | Q(conversation_id=originator_conversation_id)
+    ).first()
+    if transfer is None:
+        raise Http404("No such transfer")
+    return transfer
+
+
+@csrf_exempt
+@require_GET
+def api_transfer_list(request):
+    """Newest first; ?party= one phone's or business number's, ?kind= b2c|b2b|reversal|status,
+    ?received=1 only money that reached a phone."""
+    rows = SimulatedTransfer.objects.select_related("queried")
+    if request.GET.get("party", "").strip():
+        party = _party(request.GET["party"])
+        if party is None:
+            return _api_error(400, "party must be a Kenyan mobile number or a business number.", "invalid_party")
+        rows = rows.filter(party=party)
+    kind = request.GET.get("kind", "").strip()
+    if kind:
+        rows = rows.filter(kind=kind)
+    if request.GET.get("received"):
+        # What the virtual phone shows: money that arrived (successful B2C payments and reversals).
+        rows = rows.filter(kind__in=("b2c", "reversal"), result_code="0")
+    return JsonResponse({"results": [transfers.transfer_as_dict(t) for t in rows.order_by("-created_at", "-id")[:100]]})
+
+
+@csrf_exempt
+@require_GET
+def api_transfer_detail(request, originator_conversation_id: str):
+    return JsonResponse(transfers.transfer_as_dict(_transfer_or_404(originator_conversation_id)))
+
+
+@csrf_exempt
+@require_POST
+def api_transfer_resend(request, originator_conversation_id: str):
+    """Post the transfer's result to its ResultURL (again) now: a late or repeated result."""
+    transfer = _transfer_or_404(originator_conversation_id)
+    return _RespondThen(
+        {"detail": "Result on its way.", "originator_conversation_id": transfer.originator_conversation_id},
+        status=202,
+        after=lambda: transfers.deliver_in_background(transfer.pk, force_once=True),
+    )

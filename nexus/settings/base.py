@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",  # first: every log line of the request carries its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.HtmlGZipMiddleware",  # before anything that may change the page
+
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.middleware.AdminQueryBoundsMiddleware",
@@ -250,12 +252,13 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nexus API",
-    "DESCRIPTION": "Property booking with M-Pesa payments. See docs/api.md for the contract.",
+    # Shown at the top of /api/docs/: how an app signs in, books and pays.
+    "DESCRIPTION": (BASE_DIR / "docs" / "api-quickstart.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["core.schema.only_public_api"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_error_responses"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.add_error_responses", "core.schema.add_links"],
 }
 
 # --- django-q2 (our background jobs) ----------------------------------------------------
@@ -334,6 +337,31 @@ MPESA_SIMULATOR_PASSKEY = os.environ.get(
 # an unanswered prompt lives before it ends as 1037 (no response from the user).
 MPESA_SIMULATOR_SLOW_SECONDS = float(os.environ.get("MPESA_SIMULATOR_SLOW_SECONDS", "30"))
 MPESA_SIMULATOR_PROMPT_TTL_SECONDS = int(os.environ.get("MPESA_SIMULATOR_PROMPT_TTL_SECONDS", "120"))
+
+# Money going out (docs/money-out.md): refunds and owner payouts through B2C, B2B, Reversal
+# and Transaction Status. The initiator's password is encrypted with Safaricom's public
+# certificate for every request (mpesa.credentials); in the simulator the certificate is
+# the simulator's own, written under var/ on first use.
+MPESA_INITIATOR_NAME = os.environ.get("MPESA_INITIATOR_NAME", "nexus-initiator" if MPESA_ENV == "simulator" else "")
+MPESA_INITIATOR_PASSWORD = os.environ.get(
+    "MPESA_INITIATOR_PASSWORD", "simulator-initiator-password" if MPESA_ENV == "simulator" else ""
+)
+MPESA_CERTIFICATE_PATH = os.environ.get(
+    "MPESA_CERTIFICATE_PATH", str(BASE_DIR / "var" / "simulator" / "certificate.pem") if MPESA_ENV == "simulator" else ""
+)
+MPESA_B2C_SHORTCODE = os.environ.get("MPESA_B2C_SHORTCODE", "") or MPESA_SHORTCODE
+# How long a refund or payout waits for its result before Transaction Status is asked.
+MPESA_TRANSFER_QUERY_AFTER_SECONDS = int(os.environ.get("MPESA_TRANSFER_QUERY_AFTER_SECONDS", "120"))
+PLATFORM_COMMISSION_PERCENT = int(os.environ.get("PLATFORM_COMMISSION_PERCENT", "10"))
+PAYOUT_DELAY_HOURS = int(os.environ.get("PAYOUT_DELAY_HOURS", "24"))
+REFUND_APPROVAL_THRESHOLD = int(os.environ.get("REFUND_APPROVAL_THRESHOLD", "20000"))
+# The simulator's own key pair and certificate (it decrypts SecurityCredential with the key),
+# and the initiator it knows.
+MPESA_SIMULATOR_KEY_DIR = os.environ.get("MPESA_SIMULATOR_KEY_DIR", str(BASE_DIR / "var" / "simulator"))
+MPESA_SIMULATOR_INITIATOR_NAME = os.environ.get("MPESA_SIMULATOR_INITIATOR_NAME", "nexus-initiator")
+MPESA_SIMULATOR_INITIATOR_PASSWORD = os.environ.get(
+    "MPESA_SIMULATOR_INITIATOR_PASSWORD", "simulator-initiator-password"
+)
 
 # --- SMS (core/sms.py) ---------------------------------------------------------------
 # Which gateway sends the SMS: "simulator" (shown on the virtual phone page, the default

@@ -35,6 +35,10 @@ if MPESA_ENV != "simulator":
     # every payment would fail at the first OAuth call.
     for name in ("MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET", "MPESA_SHORTCODE", "MPESA_PASSKEY"):
         _required(name)
+    # Refunds and owner payouts (B2C, B2B, Reversal, Transaction Status) need the initiator
+    # and Safaricom's certificate to encrypt its password; without them no money goes out.
+    for name in ("MPESA_INITIATOR_NAME", "MPESA_INITIATOR_PASSWORD", "MPESA_CERTIFICATE_PATH"):
+        _required(name)
     if not _required("MPESA_CALLBACK_BASE_URL").startswith("https://"):
         raise ImproperlyConfigured("MPESA_CALLBACK_BASE_URL must be an https:// origin in production")
     if not MPESA_BASE_URL.startswith("https://"):

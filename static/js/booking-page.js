@@ -1,6 +1,8 @@
 // Booking page: hold countdown, the pay form (posted to the site's pay view), and a live
 // panel that follows the payment from "check your phone" to paid or failed, while the
-// booking's status and balance update without a reload.
+// booking's status and balance update without a reload; the refunds of a cancelled
+// booking follow the same way, and "Cancel this booking" opens a confirmation dialog with
+// the refund asked fresh from the API (without JavaScript the link opens a confirmation page).
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("booking-page-config").textContent);
@@ -10,11 +12,12 @@
   var retry = document.getElementById("retry-button");
   var payButton = document.getElementById("pay-button");
   var payErrors = document.getElementById("pay-errors");
-  var FAST = 1500, IDLE = 10000;
+  var FAST = 1500, IDLE = 10000, REFUNDS = 3000;
   var timer = null;
   var currentPayment = config.shownPaymentId;
   var lastStatus = config.status;
   var finished = { CONFIRMED: true, CANCELED: true };
+  var refundsOpen = !!config.refundsOpen;
 
   function kes(n) { return "KES " + String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
   function csrfToken() {
@@ -130,7 +133,9 @@
           form.hidden = !b.payable;
         }
         if (payArea) payArea.hidden = !b.payable && progress.hidden;
+        if (data.refunds) applyRefunds(data.refunds, data.refunds_summary);
         if (currentPayment) poll(FAST);
+        else if (refundsOpen) poll(REFUNDS);
         else if (!finished[b.status]) poll(IDLE);
       })
       .catch(function () { poll(currentPayment ? FAST * 2 : IDLE); });
@@ -221,6 +226,95 @@
     });
   }
 
+  // --- Refunds (templates/mpesa/includes/refunds.html) --------------------------------------
+  function applyRefunds(refunds, summary) {
+    var list = document.getElementById("refund-list");
+    refundsOpen = !!(summary && summary.open);
+    if (!list) {
+      // Refunds appeared while the page was open (cancelled from elsewhere): reload once to show them.
+      if (refunds.length && !document.getElementById("refunds")) window.location.reload();
+      return;
+    }
+    list.textContent = "";
+    refunds.forEach(function (r) {
+      var item = document.createElement("li");
+      item.className = "refund-item refund-" + r.phase;
+      item.setAttribute("data-refund-id", r.id);
+      item.setAttribute("data-phase", r.phase);
+      var what = document.createElement("span");
+      what.textContent = kes(r.amount) + " · " + r.method + " to " + r.phone;
+      var state = document.createElement("span");
+      state.className = "refund-state";
+      state.textContent = r.title + (r.receipt ? " · " + r.receipt : "");
+      var message = document.createElement("span");
+      message.className = "refund-message muted";
+      message.textContent = r.message;
+      item.appendChild(what);
+      item.appendChild(state);
+      item.appendChild(message);
+      list.appendChild(item);
+    });
+    var line = document.getElementById("refunds-summary");
+    if (line && summary) {
+      line.setAttribute("data-done", summary.done ? "true" : "false");
+      line.textContent = summary.done
+        ? kes(summary.total) + " has been refunded to " + summary.phones + "."
+        : kes(summary.total) + " will be refunded to " + summary.phones + ", the phone that paid.";
+    }
+  }
+
+  // --- Cancelling: the confirmation dialog ------------------------------------------------------
+  var cancelButton = document.getElementById("cancel-button");
+  var cancelDialog = document.getElementById("cancel-dialog");
+  if (cancelButton && cancelDialog && typeof cancelDialog.showModal === "function") {
+    var confirmButton = document.getElementById("cancel-confirm");
+    var refusal = document.getElementById("cancel-refusal");
+    var terms = document.getElementById("cancel-dialog-terms");
+    var setField = function (name, text) {
+      terms.querySelectorAll('[data-cancel-field="' + name + '"]').forEach(function (el) { el.textContent = text; });
+    };
+    var fillTerms = function (t) {
+      setField("amount_paid", kes(t.amount_paid));
+      setField("refund_amount", kes(t.refund_amount));
+      setField("kept_amount", kes(t.kept_amount));
+      setField("explanation", t.explanation);
+      terms.querySelectorAll("[data-cancel-kept]").forEach(function (el) { el.hidden = !t.kept_amount; });
+      document.querySelector('#cancel-confirm-form [name="expected_refund"]').value = t.refund_amount;
+      confirmButton.textContent = t.refund_amount ? "Yes, cancel and refund " + kes(t.refund_amount) : "Yes, cancel";
+    };
+    cancelButton.addEventListener("click", function (event) {
+      event.preventDefault();
+      refusal.hidden = true;
+      terms.hidden = false;
+      confirmButton.hidden = false;
+      confirmButton.disabled = true;
+      cancelDialog.showModal();
+      // The refund as it is now: a payment may have landed since the page was drawn.
+      fetch(config.cancellationUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) {
+          return r.json().catch(function () { return {}; }).then(function (body) { return { status: r.status, body: body }; });
+        })
+        .then(function (res) {
+          if (res.status === 200) {
+            fillTerms(res.body);
+            confirmButton.disabled = false;
+          } else {
+            refusal.textContent = (res.body && res.body.detail) || "This booking can't be cancelled right now.";
+            refusal.hidden = false;
+            terms.hidden = true;
+            confirmButton.hidden = true;
+          }
+        })
+        .catch(function () {
+          // Offline: the figures drawn with the page stand; the server checks them on confirm.
+          confirmButton.disabled = false;
+        });
+    });
+    document.getElementById("cancel-keep").addEventListener("click", function () { cancelDialog.close(); });
+    cancelDialog.addEventListener("close", function () { cancelButton.focus(); });
+  }
+
   if (currentPayment) poll(FAST);
+  else if (refundsOpen) poll(REFUNDS);
   else if (!finished[lastStatus]) poll(IDLE);
 })();

@@ -487,3 +487,29 @@ def test_staff_see_when_retention_last_ran_owners_and_guests_do_not(site_tree):
     assert owner_page.status_code == 200 and "nexus-personal-data" not in owner_page.content.decode()
     guest_page = logged_in(UserFactory()).get("/admin/")
     assert guest_page.status_code in (302, 403) and "nexus-personal-data" not in guest_page.content.decode()
+
+
+def test_mpesa_refunds_are_exported_block_erasure_while_open_and_are_masked(
+    world, django_capture_on_commit_callbacks
+):
+    """A refund sent back to the user's phone is theirs to download; while it is on its way
+    the number is needed; once it landed, erasing masks the number and keeps the money."""
+    from mpesa.models import Refund
+
+    alice, paid = world["alice"], world["paid"]
+    refund = Refund.objects.create(
+        booking=world["mine"], payment=paid, method="b2c", status="PENDING", amount=4000, phone_number=ALICE_MSISDN,
+        reason="Cancelled by the guest", originator_conversation_id="NXR-privacy-1",
+        raw_result={"Result": {"ResultParameters": {"ResultParameter": [
+            {"Key": "ReceiverPartyPublicName", "Value": f"{ALICE_MSISDN} - Alice Achieng"}]}}},
+    )
+    rows = download(api_as(alice).get("/api/me/data/"))["mpesa_refunds"]
+    assert [(row["id"], row["amount"], row["method"]) for row in rows] == [(refund.pk, 4000, "b2c")]
+    refused(alice, "refund")
+
+    Refund.objects.filter(pk=refund.pk).update(status="SUCCESS", mpesa_transaction_id="TLLREFUND1")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api_as(alice).post("/api/me/delete/", {"password": DEFAULT_PASSWORD}, format="json").status_code == 204
+    refund.refresh_from_db()
+    assert (refund.phone_number, refund.amount, refund.mpesa_transaction_id) == ("2547******49", 4000, "TLLREFUND1")
+    assert ALICE_MSISDN not in json.dumps(refund.raw_result)

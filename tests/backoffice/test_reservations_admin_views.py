@@ -11,7 +11,7 @@ from PIL import Image
 
 from core.models import AuditEntry
 from core.services import audit_record
-from mpesa.models import Payment
+from mpesa.models import Payment, Refund
 from reservations.models import Booking, BookingGuest
 from tests.factories import UserFactory, future_date, make_booking, make_payment
 
@@ -82,13 +82,18 @@ def test_owner_sees_only_their_bookings_and_gets_404_for_others(client, world):
     assert client.get(f"/admin/snippets/choose/reservations/booking/chosen/{world['booking_b'].pk}/").status_code == 404
 
 
-def test_owner_cannot_cancel_even_their_own_booking(client, world):
+def test_owner_cannot_cancel_their_own_booking_once_the_stay_has_begun(client, world):
+    """Owners cancel their own properties' bookings before check-in (tests/backoffice/
+    test_money_out_admin.py); after it, only staff can."""
+    booking = make_booking(property=world["stay_a"], status="CONFIRMED", check_in=future_date(0), amount_paid=0)
+    Booking.objects.filter(pk=booking.pk).update(check_in=future_date(-1))
     client.force_login(world["owner_a"])
-    html = client.get(url("inspect", world["booking_a"])).content.decode()
+    html = client.get(url("inspect", booking)).content.decode()
     assert "Cancel booking" not in html
-    assert client.post(url("cancel", world["booking_a"]), {"reason": "x"}).status_code == 404
-    world["booking_a"].refresh_from_db()
-    assert world["booking_a"].status == "CONFIRMED"
+    response = client.post(url("cancel", booking), {"reason": "x"})
+    assert response.status_code == 200 and "already begun" in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.status == "CONFIRMED"
 
 
 def test_owner_sees_id_photo_link_only_for_guests_of_their_property(client, world):
@@ -104,7 +109,7 @@ def test_owner_sees_id_photo_link_only_for_guests_of_their_property(client, worl
     assert other_photo.status_code == 404
 
 
-def test_staff_cancel_flags_paid_payments_for_refund_audits_and_emails_once(
+def test_staff_cancel_refunds_paid_payments_audits_and_emails_once(
     client, world, django_capture_on_commit_callbacks
 ):
     booking, payment = world["booking_a"], world["payment_a"]
@@ -115,12 +120,16 @@ def test_staff_cancel_flags_paid_payments_for_refund_audits_and_emails_once(
     booking.refresh_from_db()
     payment.refresh_from_db()
     assert booking.status == "CANCELED" and "Water outage" in booking.cancel_reason
-    assert payment.needs_refund and payment.flagged and "refund KES 10000" in payment.flag_reason
+    # Everything paid goes back through Daraja (mpesa.refunds_out): one Reversal of the payment.
+    refund = Refund.objects.get(booking=booking)
+    assert (refund.payment, refund.amount, refund.method, refund.requested_by) == (
+        payment, 10000, "reversal", world["staff"]
+    )
     entry = AuditEntry.objects.get(action="booking.canceled_by_staff", object_id=str(booking.pk))
     assert (
         entry.actor == world["staff"] and entry.before["status"] == "CONFIRMED" and entry.after["status"] == "CANCELED"
     )
-    assert AuditEntry.objects.filter(action="payment.refund_due", object_id=str(payment.pk)).exists()
+    assert AuditEntry.objects.filter(action="refund.created", object_id=str(refund.pk)).exists()
     assert [m.to for m in mail.outbox] == [[world["guest_a"].email]]
     assert "cancelled" in mail.outbox[0].subject.lower()
     # Cancelling again is refused and sends nothing more.
@@ -147,6 +156,11 @@ def test_refund_after_staff_cancel_reduces_amount_paid_and_clears_refund_due(
     client.force_login(world["staff"])
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url("cancel", booking), {"reason": "Owner double-let the house"})
+    # The cancel queued a Reversal (no Daraja here, so it waits unsent). Staff may record a
+    # refund made outside Nexus only once M-Pesa has refused that one: never both.
+    refund = Refund.objects.get(booking=booking)
+    assert refund.status == "QUEUED" and refund.sent_at is None
+    Refund.objects.filter(pk=refund.pk).update(status="FAILED", failure_reason="M-Pesa refused the request")
     response = client.post(
         reverse("wagtailsnippets_mpesa_payment:refund", args=[payment.pk]),
         {"amount": 10000, "mpesa_reference": "RVR0001XYZ", "note": "Full refund after cancel"},

@@ -279,12 +279,15 @@ def test_a_note_is_required(unmatched, world, booking):
 
 
 @pytest.mark.django_db
-def test_attached_to_a_booking_cancelled_for_good_the_payment_is_flagged_for_refund(unmatched, world, booking):
+def test_attached_to_a_booking_cancelled_for_good_the_payment_is_refunded(unmatched, world, booking):
     Booking.objects.filter(pk=booking.pk).update(status="CANCELED", cancel_kind="guest", hold_expires_at=None)
     payment = callback_attach_to_booking(
         record_id=unmatched.pk, booking_reference_or_id="NX7F3K2Q", actor=world["staff"], note="Guest says so"
     )
-    assert payment.status == "SUCCESS" and payment.needs_refund and payment.flagged
+    assert payment.status == "SUCCESS" and payment.flagged and "refund" in payment.flag_reason
+    # Its money goes back whole, by a Reversal of its receipt (mpesa.refunds_out).
+    refund = payment.daraja_refunds.get()
+    assert (refund.method, refund.amount, refund.status) == ("reversal", 4000, "QUEUED")
     booking.refresh_from_db()
     assert booking.status == "CANCELED" and booking.amount_paid == 4000
     unmatched.refresh_from_db()

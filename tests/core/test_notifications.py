@@ -16,6 +16,8 @@ def test_the_apps_registered_the_booking_and_payment_events():
         "booking_canceled",
         "balance_due_reminder",
         "payment_received",
+        "refund_sent",
+        "payout_sent",
     }
 
 

@@ -46,6 +46,9 @@ SANDBOX_ENV = {
     "MPESA_SHORTCODE": "174379",
     "MPESA_PASSKEY": "p",
     "MPESA_CALLBACK_BASE_URL": "https://nexus.example.com",
+    "MPESA_INITIATOR_NAME": "nexus-api",
+    "MPESA_INITIATOR_PASSWORD": "initiator-password",
+    "MPESA_CERTIFICATE_PATH": "/etc/secrets/mpesa-certificate.cer",
 }
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.notifications import Sms
 from core.sms import sms_segments
 from core.tasks import sms_render
+from mpesa.models import Payout, Refund
 from reservations.models import Booking
 from tests.factories import OwnerFactory, UserFactory, make_booking, make_payment, make_property
 
@@ -50,6 +51,10 @@ def sms_template_lengths() -> dict[str, tuple[int, int]]:
         context = {
             "booking": booking,
             "payment": payment,
+            # Money going out (mpesa.notifications, mpesa.payout_notifications): unsaved rows
+            # are enough for the words.
+            "refund": Refund(amount=7_499_970, mpesa_transaction_id="TLLWWWWWWW"),
+            "payout": Payout(amount=6_749_973, mpesa_transaction_id="TLLWWWWWWW"),
             "site_url": settings.WAGTAILADMIN_BASE_URL,
         }
         extra = {
@@ -76,6 +81,8 @@ def test_there_is_a_template_per_message():
         "booking_created_owner",
         "invitation",
         "payment_received",
+        "payout_sent_owner",
+        "refund_sent",
     ]
 
 

@@ -365,6 +365,7 @@ def test_owner_cannot_attach_another_owners_photo_by_posting_its_id(client, worl
         "max_nights": str(getattr(page, "max_nights", 30)),
         "min_deposit_percent": str(page.min_deposit_percent or 20),
         "availability_status": "available",
+        "cancellation_policy": "moderate",
         "gallery_images-TOTAL_FORMS": "1",
         "gallery_images-INITIAL_FORMS": "0",
         "gallery_images-MIN_NUM_FORMS": "0",

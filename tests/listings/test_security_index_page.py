@@ -58,6 +58,7 @@ def _property_form(page, **overrides):
         "max_nights": str(getattr(page, "max_nights", None) or 30),
         "min_deposit_percent": str(page.min_deposit_percent or 20),
         "availability_status": "available",
+        "cancellation_policy": "moderate",
         "gallery_images-TOTAL_FORMS": "0",
         "gallery_images-INITIAL_FORMS": "0",
         "gallery_images-MIN_NUM_FORMS": "0",

@@ -109,6 +109,7 @@ def test_owner_creates_and_publishes_a_listing_they_then_own(client, site_tree):
         "max_nights": "30",  # the editor pre-fills both with their defaults
         "min_deposit_percent": "20",
         "availability_status": "available",
+        "cancellation_policy": "moderate",
         "gallery_images-TOTAL_FORMS": "0",
         "gallery_images-INITIAL_FORMS": "0",
         "gallery_images-MIN_NUM_FORMS": "0",

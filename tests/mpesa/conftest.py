@@ -1,12 +1,15 @@
 """The Daraja simulator over real HTTP: a live server serves both the site (callback URL)
 and the simulator (Daraja's endpoints), and the client talks to it like to Safaricom."""
 
+import shutil
+
 import pytest
 import requests
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from mpesa.models import Payment
+from mpesa.simulator.keys import CERTIFICATE_NAME, PRIVATE_KEY_NAME
 from mpesa.simulator.services import deliveries_join
 from tests.processes import wait_until
 
@@ -59,10 +62,50 @@ class Simulator:
             message=f"{count} callback(s) for {checkout_request_id}",
         )
 
+    # Money going out (B2C, B2B, Reversal, Transaction Status) ---------------------------------
+
+    def transfer_directive(self, party: str, **fields) -> dict:
+        """One-shot: response accept|error_500|error_400|timeout|html, result success|failure|<code>,
+        delivery once|twice|never|timeout, for the next request to this phone or business number."""
+        return self._post("/api/transfer-directives/", {"party": party, **fields}, expect=201)
+
+    def transfers(self, party: str | None = None, kind: str | None = None) -> list[dict]:
+        params = {k: v for k, v in {"party": party, "kind": kind}.items() if v}
+        response = self.http.get(self.base + "/api/transfers/", params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["results"]
+
+    def transfer(self, originator_id: str) -> dict:
+        """By OriginatorConversationID (or ConversationID)."""
+        response = self.http.get(f"{self.base}/api/transfers/{originator_id}/", timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def resend_transfer(self, originator_id: str) -> dict:
+        return self._post(f"/api/transfers/{originator_id}/resend/", expect=202)
+
+    def wait_for_transfer_results(self, originator_id: str, count: int = 1) -> dict:
+        """Until `count` posts (results and queue timeouts together) were made for it."""
+        return wait_until(
+            lambda: (t := self.transfer(originator_id))["posts_sent"] >= count and t,
+            timeout=20,
+            message=f"{count} result(s) for {originator_id}",
+        )
+
 
 @pytest.fixture
-def simulator(live_server, settings):
+def simulator(live_server, settings, tmp_path, _simulator_key_pair):
     """Point the Daraja client and the callback URL at the live server's simulator."""
+    key_dir = tmp_path / "simulator-keys"
+    key_dir.mkdir()
+    private_key, certificate = _simulator_key_pair
+    shutil.copy2(private_key, key_dir / PRIVATE_KEY_NAME)
+    shutil.copy2(certificate, key_dir / CERTIFICATE_NAME)
+    settings.MPESA_SIMULATOR_KEY_DIR = str(key_dir)
+    settings.MPESA_CERTIFICATE_PATH = str(key_dir / CERTIFICATE_NAME)
+    settings.MPESA_INITIATOR_NAME = settings.MPESA_SIMULATOR_INITIATOR_NAME
+    settings.MPESA_INITIATOR_PASSWORD = settings.MPESA_SIMULATOR_INITIATOR_PASSWORD
+    settings.MPESA_B2C_SHORTCODE = settings.MPESA_SIMULATOR_SHORTCODE
     settings.MPESA_BASE_URL = live_server.url + "/simulator"
     settings.MPESA_CALLBACK_BASE_URL = live_server.url
     settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN

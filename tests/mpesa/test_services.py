@@ -263,28 +263,37 @@ def _time_out_then_expire_hold(simulator, settings, booking) -> Payment:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_late_success_after_the_hold_expired_is_kept_and_flagged_for_refund(simulator, settings):
+def test_late_success_after_the_hold_expired_is_kept_and_refunded(simulator, settings):
     """An expired hold is a deadline, and a deadline's cancellation is final (docs/booking-rules.md): the
-    money is kept on the payment and flagged for refund, the booking stays cancelled."""
+    money is recorded on the payment and goes back by a Reversal; the booking stays cancelled."""
     booking = _booking()
     payment = _time_out_then_expire_hold(simulator, settings, booking)
     simulator.resend(payment.checkout_request_id)
     payment = wait_for_status(payment.pk, "SUCCESS")
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_kind) == ("CANCELED", "hold_expired")
-    assert payment.received_amount == 4000 and payment.needs_refund and payment.flagged
-    assert "refund" in payment.flag_reason
+    assert payment.received_amount == 4000 and payment.flagged and "refund" in payment.flag_reason
+    refund = wait_until(
+        lambda: (r := payment.daraja_refunds.first()) and r.status == "SUCCESS" and r, timeout=20, message="refund"
+    )
+    assert (refund.method, refund.amount) == ("reversal", 4000)
+    booking.refresh_from_db()
+    assert (booking.status, booking.amount_paid) == ("CANCELED", 0)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_late_success_when_the_dates_were_rebooked_is_kept_and_flagged_for_refund(simulator, settings):
+def test_late_success_when_the_dates_were_rebooked_is_kept_and_refunded(simulator, settings):
     booking = _booking()
     payment = _time_out_then_expire_hold(simulator, settings, booking)
     make_booking(property=booking.property, check_in=booking.check_in, nights=booking.nights)  # someone else took them
     simulator.resend(payment.checkout_request_id)
     payment = wait_for_status(payment.pk, "SUCCESS")
-    assert payment.needs_refund and payment.flagged and "refund" in payment.flag_reason
+    assert payment.flagged and "refund" in payment.flag_reason
     assert payment.received_amount == 4000 and payment.mpesa_receipt_number
+    refund = wait_until(
+        lambda: (r := payment.daraja_refunds.first()) and r.status == "SUCCESS" and r, timeout=20, message="refund"
+    )
+    assert refund.amount == 4000
     booking.refresh_from_db()
     assert booking.status == "CANCELED"
 

@@ -303,6 +303,7 @@ def _edit_form(page, *, seasons=(), **fields) -> dict:
         "max_nights": str(page.max_nights),
         "min_deposit_percent": str(page.min_deposit_percent),
         "availability_status": "available",
+        "cancellation_policy": page.cancellation_policy,
         "weekend_price_per_night": "",
         "weekly_discount_percent": "0",
         "monthly_discount_percent": "0",

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from mpesa.models import Payment
 from reservations.models import Booking
 from reservations.staff_services import booking_staff_cancel
-from tests.factories import StaffFactory, UserFactory, future_date, make_booking, make_payment, make_property
+from tests.factories import StaffFactory, future_date, make_booking, make_payment, make_property
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,7 @@ def test_paying_again_through_the_site_cannot_undo_a_staff_cancellation():
     assert "Pay now to try again" not in html
 
 
-def test_a_late_success_on_a_staff_cancelled_booking_keeps_it_cancelled_and_flags_a_refund(settings):
+def test_a_late_success_on_a_staff_cancelled_booking_keeps_it_cancelled_and_refunds_it(settings):
     settings.MPESA_CALLBACK_TOKEN = TOKEN
     booking, failed = _staff_cancelled()
     # The prompt that "failed" (no answer in time) was in fact paid: M-Pesa says so late.
@@ -140,8 +140,11 @@ def test_a_late_success_on_a_staff_cancelled_booking_keeps_it_cancelled_and_flag
 
     assert response.status_code == 200
     failed.refresh_from_db()
-    assert failed.status == "SUCCESS" and failed.needs_refund and failed.flagged
+    assert failed.status == "SUCCESS" and failed.flagged
     assert "refund" in failed.flag_reason.lower()
+    # The money goes back by itself: a Reversal of its receipt (mpesa.refunds_out).
+    refund = failed.daraja_refunds.get()
+    assert (refund.method, refund.amount) == ("reversal", 2000) and not failed.needs_refund
     booking.refresh_from_db()
     assert booking.status == "CANCELED" and booking.cancel_kind == "staff"
 

@@ -262,24 +262,35 @@ def test_cancel_an_unpaid_booking(django_capture_on_commit_callbacks):
     assert [m.to for m in mail.outbox] == [[booking.primary_guest.email]]
 
 
-def test_cancel_twice_changes_nothing_the_second_time():
+def test_cancel_twice_is_refused_the_second_time():
     booking = make_booking()
     booking_cancel(booking_id=booking.pk, actor=booking.primary_guest)
-    again = booking_cancel(booking_id=booking.pk, actor=booking.primary_guest)
-    assert again.status == "CANCELED"
+    with pytest.raises(ApplicationError) as raised:
+        booking_cancel(booking_id=booking.pk, actor=booking.primary_guest)
+    assert (raised.value.code, raised.value.status) == ("booking_not_cancellable", 409)
     assert _audit_actions(booking) == ["booking.canceled"]
 
 
-@pytest.mark.parametrize("status", ["SUCCESS", "PENDING", "QUEUED"])
-def test_cancel_refused_while_money_is_held_or_in_flight(status):
+@pytest.mark.parametrize("status", ["PENDING", "QUEUED"])
+def test_cancel_refused_while_a_payment_is_in_flight(status):
     booking = make_booking()
     _payment(booking, status=status)
-    recompute_booking_money(booking.pk)  # the payments app reports money held or on its way
+    recompute_booking_money(booking.pk)  # the payments app reports money on its way
     with pytest.raises(ApplicationError) as raised:
         booking_cancel(booking_id=booking.pk, actor=booking.primary_guest)
-    assert (raised.value.code, raised.value.status) == ("has_payments", 409)
+    assert (raised.value.code, raised.value.status) == ("payment_in_flight", 409)
     booking.refresh_from_db()
-    assert booking.status == ("PROCESSING" if status == "SUCCESS" else "PENDING")
+    assert booking.status == "PENDING"
+
+
+def test_cancel_with_money_held_is_allowed_and_creates_the_refund():
+    booking = make_booking()
+    _payment(booking, status="SUCCESS")
+    recompute_booking_money(booking.pk)
+    canceled = booking_cancel(booking_id=booking.pk, actor=booking.primary_guest)
+    assert canceled.status == "CANCELED" and canceled.cancel_kind == "guest"
+    # 30 days before check-in under the default (moderate) policy: everything goes back.
+    assert [r["amount"] for r in canceled.refunds_created] == [canceled.amount_paid]
 
 
 def test_cancel_allowed_after_failed_payments_and_full_refunds():

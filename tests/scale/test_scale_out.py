@@ -11,7 +11,8 @@ At the end the database must hold: no two overlapping active bookings; for every
 amount_paid = the sum of its successful payments and balance_due = total - amount_paid;
 each receipt once, each success applied (audited) once; and no 5xx anywhere. The callback
 ledger holds one row per distinct callback (push, result, receipt), and its deliveries add
-up to every callback sent, by the simulator and by the clients.
+up to every callback sent, by the simulator and by the clients; and `manage.py check_ledger`
+(mpesa/ledger.py) finds the money ledger whole.
 """
 
 import datetime as dt
@@ -22,11 +23,13 @@ from collections import Counter
 
 import pytest
 import requests
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from rest_framework.authtoken.models import Token
 
 from core.models import AuditEntry
+from mpesa.ledger import ledger_report
 from mpesa.models import CallbackRecord, Payment
 from mpesa.simulator.models import SimulatedStkPush
 from reservations.models import ACTIVE_STATUSES, Booking
@@ -305,6 +308,8 @@ def test_two_servers_and_two_workers_never_double_book_or_double_credit(tmp_path
     applied = Counter(
         AuditEntry.objects.filter(action="payment.succeeded").values_list("object_id", flat=True)
     )
+    # The ledger invariant over everything the race left (manage.py check_ledger's report).
+    ledger = ledger_report()
     report = (
         f"\nscale-out: {CLIENTS} clients, {PROPERTIES} properties, 2 gunicorn x {cluster.web_workers} workers, "
         f"2 qcluster; boot {boot:.1f} s, total {elapsed:.1f} s\n"
@@ -319,7 +324,8 @@ def test_two_servers_and_two_workers_never_double_book_or_double_credit(tmp_path
         f"{stats.counts['duplicate_callback_posted']}\n"
         f"  callback ledger: {ledger_rows} rows {ledger_states} for {len(distinct_callbacks)} distinct callbacks; "
         f"{ledger_deliveries} deliveries for {callbacks_posted} callbacks sent "
-        f"({callbacks_sent} by the simulator, {stats.counts['duplicate_callback_posted']} by clients)"
+        f"({callbacks_sent} by the simulator, {stats.counts['duplicate_callback_posted']} by clients)\n"
+        f"  ledger: {ledger.summary()}; problems: {len(ledger.problems)}"
     )
     for key, examples in stats.examples.items():
         report += f"\n  e.g. {key}: {examples}"
@@ -365,3 +371,7 @@ def test_two_servers_and_two_workers_never_double_book_or_double_credit(tmp_path
     assert not Payment.objects.filter(flagged=True).exists(), list(
         Payment.objects.filter(flagged=True).values_list("pk", "flag_reason")
     )
+    # Per booking, money in = refunds sent + commission + payouts sent + money still held, and
+    # every stored amount matches the callback that set it: manage.py check_ledger exits 0.
+    assert ledger.problems == [], "\n".join(str(problem) for problem in ledger.problems[:20])
+    call_command("check_ledger")
