@@ -11,6 +11,7 @@ any view runs. PostgreSQL would refuse such a number too (it is no valid id anyw
 import re
 
 from django.http import HttpResponseBadRequest
+from django.middleware.gzip import GZipMiddleware
 
 ADMIN_PREFIX = "/admin/"
 _WHOLE_NUMBER = re.compile(r"-?\d+")
@@ -65,3 +66,15 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response[self.header] = request_id
         return response
+
+
+class HtmlGZipMiddleware(GZipMiddleware):
+    """Compresses HTML pages only (Lighthouse: "enable text compression"). Static files are
+    compressed ahead of time by whitenoise; API answers are small JSON that clients poll, where
+    compressing would cost more time than the bytes it saves. Django's GZipMiddleware pads
+    each response at random, which with CSRF token masking defeats BREACH-style guessing."""
+
+    def process_response(self, request, response):
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        return super().process_response(request, response)

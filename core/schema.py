@@ -73,6 +73,11 @@ def add_error_responses(result, generator, request, public):
             )
             if has_input:
                 responses.setdefault("400", {"description": "Invalid input", "content": field_ref})
+            if method in {"post", "put", "patch"}:
+                # DRF's answer to a body whose Content-Type is missing or not JSON/form/multipart.
+                responses.setdefault(
+                    "415", {"description": "unsupported_media_type: send JSON (or a form)", "content": error_ref}
+                )
             if operation.get("security") and {} not in operation["security"]:
                 responses.setdefault("401", {"description": "Not authenticated", "content": error_ref})
                 responses.setdefault("403", {"description": "Not allowed", "content": error_ref})
@@ -89,4 +94,64 @@ def add_error_responses(result, generator, request, public):
                     "422",
                     {"description": "idempotency_key_reused: the key was used with another body", "content": error_ref},
                 )
+    return result
+
+
+# How a client goes from one answer to the next operations (OpenAPI "links"), so that a
+# generated client or a stateful tester can follow them: operationId -> (the success
+# status, {path parameter: where its value is in that answer}). Every operation whose path
+# parameters are exactly those (and, for nested paths, those of the request) is linked.
+LINKS = {
+    "booking_list_create_post": ("201", {"booking_id": "$response.body#/id"}),
+    "booking_list_create": ("200", {"booking_id": "$response.body#/results/0/id"}),
+    "booking_detail": ("200", {"booking_id": "$response.body#/id"}),
+    "booking_payment_list_create_post": (
+        "202",
+        {"payment_id": "$response.body#/id", "booking_id": "$response.body#/booking"},
+    ),
+    "booking_payment_list_create": ("200", {"payment_id": "$response.body#/results/0/id"}),
+    "payment_detail": ("200", {"booking_id": "$response.body#/booking"}),
+    "property_list": ("200", {"property_id": "$response.body#/results/0/id"}),
+    "property_detail": ("200", {"property_id": "$response.body#/id"}),
+    "calendar_feed_list_create_post": (
+        "201",
+        {"import_id": "$response.body#/id", "property_id": "$request.path.property_id"},
+    ),
+}
+
+
+def _path_parameters(path: str) -> set[str]:
+    return set(re.findall(r"{(\w+)}", path))
+
+
+def add_links(result, generator, request, public):
+    """Declare LINKS on the answers they start from (docs/api.md: the schema is good enough
+    to generate a client from)."""
+    operations = [
+        (path, method, operation)
+        for path, methods in result.get("paths", {}).items()
+        for method, operation in methods.items()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
+    for _path, _method, operation in operations:
+        spec = LINKS.get(operation["operationId"])
+        if spec is None:
+            continue
+        status, values = spec
+        response = operation.get("responses", {}).get(status)
+        if response is None:
+            continue
+        links = {}
+        for target_path, _target_method, target in operations:
+            wanted = _path_parameters(target_path)
+            if not wanted or target is operation or not wanted <= set(values):
+                continue
+            links[target["operationId"]] = {
+                "operationId": target["operationId"],
+                "parameters": {name: values[name] for name in sorted(wanted)},
+                "description": f"{target.get('summary') or target['operationId']} for this answer's "
+                + ", ".join(sorted(wanted)),
+            }
+        if links:
+            response["links"] = dict(sorted(links.items()))
     return result

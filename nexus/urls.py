@@ -6,12 +6,18 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from accounts.views import AdminLoginView
+from core import pwa
 from core.views import healthz, public_media
 from listings.calendar import views as calendar_views
 from reservations import views as reservation_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The installable web app (core/pwa.py): at the root, where a service worker must live.
+    path("manifest.webmanifest", pwa.manifest, name="pwa_manifest"),
+    path("sw.js", pwa.service_worker, name="pwa_service_worker"),
+    path("offline/", pwa.offline, name="pwa_offline"),
+    path("favicon.ico", pwa.favicon, name="favicon"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("nexus.api_urls")),

@@ -30,7 +30,8 @@ BROWSER_MARKS = [
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def playwright_driver():
+    """The one Playwright driver of this test process (see the module docstring)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("REQUIRE_BROWSER"):
             pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
@@ -38,6 +39,29 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_driver):
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def chromium_profile(playwright_driver, tmp_path):
+    """A Chromium with a real (non-incognito) profile on disk, for what a browser refuses to
+    incognito windows, such as installing a web app. A context, closed after the test."""
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport={"width": 412, "height": 860},
+        locale="en-GB",
+        timezone_id="Africa/Nairobi",
+    )
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
