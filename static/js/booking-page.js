@@ -146,6 +146,24 @@
     payErrors.hidden = true;
     payErrors.innerHTML = "";
     form.querySelectorAll("[data-error-for]").forEach(function (el) { el.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+  }
+  // A field's error: shown under it, the field marked invalid and pointing at the message
+  // (screen readers read it with the field), and focus moved to the first such field.
+  function fieldError(field, text) {
+    var message = form.querySelector('[data-error-for="' + field + '"]');
+    var input = form.querySelector("[name=" + field + "]");
+    message.textContent = text;
+    input.setAttribute("aria-invalid", "true");
+    var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    if (described.indexOf(message.id) === -1) described.push(message.id);
+    input.setAttribute("aria-describedby", described.join(" "));
+    return input;
+  }
+  function focusFirstError() {
+    var invalid = form.querySelector("[aria-invalid=true]");
+    if (invalid) invalid.focus();
+    else if (!payErrors.hidden) payErrors.focus();
   }
   function showError(text) {
     var p = document.createElement("p");
@@ -159,11 +177,11 @@
     var phone = form.querySelector("[name=phone_number]").value.trim();
     var amount = parseInt(form.querySelector("[name=amount]").value, 10);
     if (!phone) {
-      form.querySelector('[data-error-for="phone_number"]').textContent = "Enter the M-Pesa phone number to send the prompt to.";
+      fieldError("phone_number", "Enter the M-Pesa phone number to send the prompt to.").focus();
       return;
     }
     if (!(amount >= 1)) {
-      form.querySelector('[data-error-for="amount"]').textContent = "Enter an amount in whole shillings.";
+      fieldError("amount", "Enter an amount in whole shillings.").focus();
       return;
     }
     payButton.disabled = true;
@@ -193,7 +211,7 @@
         var fieldShown = false;
         ["phone_number", "amount"].forEach(function (field) {
           if (errors[field]) {
-            form.querySelector('[data-error-for="' + field + '"]').textContent = [].concat(errors[field]).join(" ");
+            fieldError(field, [].concat(errors[field]).join(" "));
             fieldShown = true;
           }
         });
@@ -201,6 +219,7 @@
         else if (!fieldShown) showError("Something went wrong sending the payment request. Nothing was charged; please try again.");
         form.hidden = false;
         progress.hidden = true;
+        focusFirstError();
         poll(0);
       })
       .catch(function () {

@@ -81,3 +81,19 @@ def test_pages_are_compressed_and_json_is_not(client):
     assert "Accept-Encoding" in page["Vary"]
     manifest = client.get("/manifest.webmanifest", HTTP_ACCEPT_ENCODING="gzip")
     assert not manifest.has_header("Content-Encoding")
+
+
+@pytest.mark.django_db
+def test_the_logo_link_is_named_by_its_visible_text_and_the_focus_ring_is_dark(client):
+    """Accessibility: a link's accessible name must contain its visible text (WCAG 2.5.3), and
+    the focus ring must stand out 3:1 from the white page (WCAG 2.4.13)."""
+    html = client.get("/offline/").content.decode()
+    assert '<a class="brand" href="/"><span class="brand-mark" aria-hidden="true">N</span>Nexus</a>' in html
+    css = open(finders.find("css/site.css"), encoding="utf-8").read()
+    assert ":focus-visible { outline:3px solid #0b3d91;" in css
+
+
+@pytest.mark.django_db
+def test_the_virtual_phone_number_box_has_a_visible_label(client):
+    html = client.get("/simulator/phone/").content.decode()
+    assert '<label for="msisdn" class="muted">Phone number</label>' in html
