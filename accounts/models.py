@@ -63,6 +63,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     credit_score = models.PositiveSmallIntegerField(default=CREDIT_SCORE_START)
     # Booking and payment SMS to phone_number (emails are sent either way).
     sms_notifications = models.BooleanField(default=True, help_text="Send booking and payment updates by SMS")
+    # The language of the site after log-in, and of this user's emails and SMS (docs/i18n.md).
+    language = models.CharField(
+        max_length=8, choices=[("en", "English"), ("sw", "Kiswahili")], default="en",
+        help_text="Language of the site, emails and SMS",
+    )
     # Where an owner's payouts go (mpesa.payouts): an M-Pesa phone (B2C), or a business
     # number (B2B: a paybill with an account reference, or a till).
     payout_method = models.CharField(max_length=8, choices=PayoutMethod.choices, default=PayoutMethod.MPESA)

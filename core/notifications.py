@@ -19,7 +19,9 @@ booking and records a payment enqueues one task for both emails.
 
 Each event is registered by the app that owns what it is about (notification_register,
 from its AppConfig.ready()): how to load the objects the email shows and who gets it.
-core knows no app's model. The events today: booking_created (to the owner),
+core knows no app's model, and renders every message inside translation.override() of the
+language the loader gives for its recipient (User.language). The events today: booking_created
+(to the owner, and the guest's own email),
 booking_confirmed (to every guest with an account), booking_canceled (to the primary
 guest): reservations/notifications.py; payment_received (to the payer):
 mpesa/notifications.py. Templates: templates/emails/<event>*, templates/sms/<name>.txt.
@@ -41,21 +43,39 @@ TASK = "core.tasks.notifications_send"
 @dataclass(frozen=True)
 class Sms:
     """One SMS of an event: to an E.164 number, from templates/sms/<template>.txt rendered
-    with the letter's context plus `context`. The loader leaves out people who turned SMS off."""
+    with the letter's context plus `context`, in `language` (the recipient's User.language;
+    "" = settings.LANGUAGE_CODE). The loader leaves out people who turned SMS off."""
 
     to: str
     template: str
     context: dict = field(default_factory=dict)
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Email:
+    """An email of an event to one address from its own templates (emails/<template>*), for
+    a recipient told something other than the event's email says (the guest and the owner
+    of a new booking), in the recipient's language."""
+
+    to: str
+    template: str
+    context: dict = field(default_factory=dict)
+    language: str = ""
 
 
 @dataclass(frozen=True)
 class Letter:
-    """One event's messages, ready to render: the templates' context, who gets the email,
-    and the SMS (each to one number)."""
+    """One event's messages, ready to render: the templates' context, who gets the event's
+    email (emails/<event>*) and in which language (`languages`: address -> language code;
+    an address not in it gets settings.LANGUAGE_CODE), other emails, and the SMS (each to
+    one number). Recipients of one language share one email."""
 
     context: dict
     recipients: list[str]
     texts: list[Sms] = field(default_factory=list)
+    languages: dict[str, str] = field(default_factory=dict)
+    emails: list[Email] = field(default_factory=list)
 
 
 # event -> load(booking_id, payment_id) -> Letter. Run by the worker (core/tasks.py).

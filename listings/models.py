@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
+from phonenumber_field.modelfields import PhoneNumberField
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Orderable, Page
@@ -118,6 +119,14 @@ class ListingIndexPage(RoutesToItsOnlyChildType, Page):
         context.update(listing_index_context(page=self, request=request))
         return context
 
+    def serve(self, request, *args, **kwargs):
+        # A search the form refuses is answered 400 with its errors and no results, so a
+        # client (or a crawler) never takes the page for an unfiltered list.
+        response = super().serve(request, *args, **kwargs)
+        if (getattr(response, "context_data", None) or {}).get("search_invalid"):
+            response.status_code = 400
+        return response
+
 
 class PropertyPage(Page):
     class AvailabilityStatus(models.TextChoices):
@@ -132,6 +141,13 @@ class PropertyPage(Page):
         STRICT = "strict", "Strict: 50 % refund until 7 days before check-in, nothing after"
 
     description = RichTextField(blank=True)
+    # A second field rather than a translated copy of the page (docs/i18n.md): one property
+    # keeps one page, one calendar and one set of bookings whatever language it is read in.
+    description_sw = RichTextField(
+        "description in Kiswahili",
+        blank=True,
+        help_text="Shown on the Kiswahili site. Empty: the English description is shown there.",
+    )
     area = models.CharField(max_length=120, help_text="Neighbourhood or area, e.g. Kilimani")
     town = models.CharField(max_length=80, db_index=True, help_text="e.g. Nairobi")
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
@@ -161,6 +177,23 @@ class PropertyPage(Page):
         choices=CancellationPolicy.choices,
         default=CancellationPolicy.MODERATE,
         help_text="What a guest who cancels gets back. Shown on the listing, the booking form and the booking.",
+    )
+    # Check-in details: shown to a guest only once their booking is confirmed
+    # (booking page, confirmation email and SMS), never on the public page or in the API's listing.
+    street_address = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Street, building, floor and door. Shown to guests once their booking is confirmed.",
+    )
+    check_in_instructions = models.TextField(
+        max_length=2000,
+        blank=True,
+        help_text="Keys, gate code, parking, who meets the guest. Shown to guests once their booking is confirmed.",
+    )
+    host_phone_number = PhoneNumberField(
+        region="KE",
+        blank=True,
+        help_text="Number confirmed guests may call. Empty: the owner's account phone number.",
     )
     min_credit_score = models.PositiveSmallIntegerField(
         null=True,
@@ -192,6 +225,7 @@ class PropertyPage(Page):
 
     content_panels = Page.content_panels + [
         FieldPanel("description"),
+        FieldPanel("description_sw"),
         MultiFieldPanel(
             [
                 FieldRowPanel([FieldPanel("area"), FieldPanel("town")]),
@@ -199,6 +233,10 @@ class PropertyPage(Page):
                 LocationMapPanel("latitude", "longitude", heading="Map"),
             ],
             heading="Location",
+        ),
+        MultiFieldPanel(
+            [FieldPanel("street_address"), FieldPanel("host_phone_number"), FieldPanel("check_in_instructions")],
+            heading="Check-in details (shown to confirmed guests only)",
         ),
         MultiFieldPanel(
             [
@@ -235,6 +273,7 @@ class PropertyPage(Page):
     ]
     search_fields = Page.search_fields + [
         index.SearchField("description"),
+        index.SearchField("description_sw"),
         index.SearchField("town"),
         index.SearchField("area"),
         index.FilterField("town"),

@@ -2,6 +2,7 @@
 sends them; docs/notifications.md has the table).
 
 Registered at start-up (MpesaConfig.ready()) for the events the payments app raises.
+Each message is written in its recipient's language (User.language; core.tasks renders it).
 """
 
 from core.notifications import Letter, Sms, notification_register
@@ -16,10 +17,12 @@ def payment_received_letter(booking_id: int, payment_id: int | None = None) -> L
     payment = Payment.objects.select_related("initiated_by").get(pk=payment_id) if payment_id else None
     payer = payment.initiated_by if payment and payment.initiated_by_id else booking.primary_guest
     number = payer.sms_number()
+    reader = payer if payer.email else booking.primary_guest
     return Letter(
         context={"booking": booking, "payment": payment},
-        recipients=[payer.email] if payer.email else [booking.primary_guest.email],
-        texts=[Sms(to=number, template="payment_received")] if number else [],
+        recipients=[reader.email],
+        texts=[Sms(to=number, template="payment_received", language=payer.language)] if number else [],
+        languages={reader.email: reader.language},
     )
 
 
@@ -31,11 +34,12 @@ def refund_sent_letter(booking_id: int, refund_id: int | None = None) -> Letter:
     refund = Refund.objects.select_related("payment__initiated_by").get(pk=refund_id, booking_id=booking_id)
     payer = refund.payment.initiated_by if refund.payment.initiated_by_id else booking.primary_guest
     number = payer.sms_number()
-    email = payer.email or booking.primary_guest.email
+    reader = payer if payer.email else booking.primary_guest
     return Letter(
         context={"booking": booking, "refund": refund, "payer": payer},
-        recipients=[email] if email else [],
-        texts=[Sms(to=number, template="refund_sent")] if number else [],
+        recipients=[reader.email] if reader.email else [],
+        texts=[Sms(to=number, template="refund_sent", language=payer.language)] if number else [],
+        languages={reader.email: reader.language} if reader.email else {},
     )
 
 

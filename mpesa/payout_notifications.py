@@ -17,7 +17,9 @@ def payout_sent_letter(booking_id: int, payment_id: int | None = None) -> Letter
     return Letter(
         context={"booking": payout.booking, "payment": None, "payout": payout, "owner": owner},
         recipients=[owner.email] if owner.email else [],
-        texts=[Sms(to=number, template="payout_sent_owner")] if number else [],
+        texts=[Sms(to=number, template="payout_sent_owner", language=owner.language)] if number else [],
+        # In the owner's language (User.language), like every message (core.tasks renders it).
+        languages={owner.email: owner.language} if owner.email else {},
     )
 
 

@@ -19,11 +19,11 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
 from core.permissions import user_is_back_office_staff
+from core.tasks import email_render
 from listings.calendar.services import FeedSync, calendar_feed_record_error, calendar_feed_sync
 from listings.models import BlockedPeriod, CalendarFeed
 from reservations.availability import active_bookings_overlapping
@@ -172,14 +172,16 @@ def calendar_collision_notify(*, collision_id: int) -> int:
                 "site_url": settings.WAGTAILADMIN_BASE_URL,
             }
             # Staff in Bcc: the owner is not shown the back office's addresses.
+            # In the owner's language (User.language); staff read the owner's copy.
+            subject, text, html = email_render("calendar_collision", context, owner.language if owner_email else "")
             message = EmailMultiAlternatives(
-                subject=render_to_string("emails/calendar_collision_subject.txt", context).strip(),
-                body=render_to_string("emails/calendar_collision.txt", context),
+                subject=subject,
+                body=text,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[owner_email] if owner_email else [],
                 bcc=staff,
             )
-            message.attach_alternative(render_to_string("emails/calendar_collision.html", context), "text/html")
+            message.attach_alternative(html, "text/html")
             message.send()
         collision.notified_at = timezone.now()
         collision.save(update_fields=["notified_at"])

@@ -22,13 +22,14 @@ import secrets
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.notifications import Sms
 from core.services import audit_record
 from core.sms import sms_send
+from core.tasks import email_render, sms_render
 from reservations.models import Booking, BookingGuest
 
 logger = logging.getLogger(__name__)
@@ -161,13 +162,11 @@ def _email(*, guest: BookingGuest, token: str) -> None:
         "expires_at": guest.invitation_expires_at,
         "site_url": site_url,
     }
-    message = EmailMultiAlternatives(
-        subject=render_to_string("emails/invitation_subject.txt", context).strip(),
-        body=render_to_string("emails/invitation.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[guest.email],
-    )
-    message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
+    # In the booker's language: the co-guest has no account (so no language of their own)
+    # until they accept, and was invited by someone who writes to them in it.
+    subject, text, html = email_render("invitation", context, guest.booking.primary_guest.language)
+    message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[guest.email])
+    message.attach_alternative(html, "text/html")
     message.send()
 
 
@@ -179,7 +178,8 @@ def _sms(*, guest: BookingGuest, token: str) -> None:
         "inviter": guest.booking.primary_guest,
         "accept_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("invitation_accept", args=[token]),
     }
-    sms_send(to=guest.phone_number, message=render_to_string("sms/invitation.txt", context))
+    language = guest.booking.primary_guest.language  # the booker's, as for the email
+    sms_send(to=guest.phone_number, message=sms_render(Sms(to=guest.phone_number, template="invitation", language=language), context))
 
 
 def invitation_get(*, token: str) -> BookingGuest:

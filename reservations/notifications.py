@@ -3,22 +3,38 @@ sends them; docs/notifications.md has the table).
 
 Registered at start-up (ReservationsConfig.ready()) for the events reservations raises.
 SMS go to the numbers on the accounts (User.sms_number(): empty when the user turned SMS off).
+Every message is written in its recipient's language (User.language; core.tasks renders it
+under translation.override). The check-in details (address, directions, host's phone,
+instructions) go only into the messages of a confirmed booking (reservations.check_in).
 """
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
-from core.notifications import Letter, Sms, notification_register
+from core.notifications import Email, Letter, Sms, notification_register
+from reservations.check_in import booking_check_in_details
 from reservations.deadlines import booking_balance_due_by
 from reservations.models import Booking
+from reservations.site_context import payment_limits
 
 
 def _booking(booking_id: int) -> Booking:
     return Booking.objects.select_related("property__owner", "primary_guest").get(pk=booking_id)
 
 
-def _letter(booking: Booking, recipients: list[str], texts: list[Sms] | None = None) -> Letter:
-    return Letter(context={"booking": booking, "payment": None}, recipients=recipients, texts=texts or [])
+def _letter(booking: Booking, users: list, texts: list[Sms] | None = None) -> Letter:
+    """The event's email to `users` (each in their language, without duplicate addresses)."""
+    recipients, languages = [], {}
+    for user in users:
+        if user is not None and user.email and user.email.lower() not in {r.lower() for r in recipients}:
+            recipients.append(user.email)
+            languages[user.email] = _language(user)
+    return Letter(context={"booking": booking, "payment": None}, recipients=recipients, texts=texts or [], languages=languages)
+
+
+def _language(user) -> str:
+    return getattr(user, "language", "") or ""
 
 
 def _texts(pairs) -> list[Sms]:
@@ -29,7 +45,7 @@ def _texts(pairs) -> list[Sms]:
         number = user.sms_number() if user is not None else ""
         if number and number not in seen:
             seen.add(number)
-            texts.append(Sms(to=number, template=template, context=context))
+            texts.append(Sms(to=number, template=template, context=context, language=_language(user)))
     return texts
 
 
@@ -37,22 +53,34 @@ def _owner(booking: Booking):
     return booking.property.owner if booking.property.owner_id else None
 
 
-def booking_detail_url(booking: Booking) -> str:
-    return settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("reservations:booking_detail", args=[booking.pk])
+def booking_detail_url(booking: Booking, language: str = "") -> str:
+    """The booking page's address, in `language`'s URLs (the Kiswahili site is under /sw/)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        path = reverse("reservations:booking_detail", args=[booking.pk])
+    return settings.WAGTAILADMIN_BASE_URL.rstrip("/") + path
 
 
 def booking_created_letter(booking_id: int, payment_id: int | None = None) -> Letter:
-    """Email to the owner: a new booking of their property. SMS to the booker (the hold and
-    what to pay) and to the owner."""
+    """Email and SMS to the owner: a new booking of their property. Email and SMS to the
+    booker: what they booked, how long the dates are held and where to pay.
+
+    Sent by the minute's follow-up task (services.bookings_follow_up_created), so the booking
+    may already be paid or cancelled when this runs: the guest is then told nothing here
+    (the confirmation or cancellation message tells them), since "pay by 14:20" would be wrong."""
     booking = _booking(booking_id)
     owner = _owner(booking)
+    guest = booking.primary_guest
+    still_to_pay = booking.status in (Booking.Status.PENDING, Booking.Status.PROCESSING)
+    # The deposit only for a listing that takes one (None when it wants the whole amount).
+    pay = {"url": booking_detail_url(booking, _language(guest)), "deposit_amount": payment_limits(booking)["deposit_amount"]}
     texts = _texts(
-        [
-            (booking.primary_guest, "booking_created_guest", {}),
-            (owner, "booking_created_owner", {}),
-        ]
+        ([(guest, "booking_created_guest", pay)] if still_to_pay else [])
+        + [(owner, "booking_created_owner", {})]
     )
-    return _letter(booking, [owner.email] if owner and owner.email else [], texts)
+    letter = _letter(booking, [owner], texts)
+    if still_to_pay and guest.email and not (owner and owner.email.lower() == guest.email.lower()):
+        letter.emails.append(Email(to=guest.email, template="booking_created_guest", context=pay, language=_language(guest)))
+    return letter
 
 
 def booking_confirmed_letter(booking_id: int, payment_id: int | None = None) -> Letter:
@@ -63,12 +91,16 @@ def booking_confirmed_letter(booking_id: int, payment_id: int | None = None) -> 
     booking = _booking(booking_id)
     guests = [g for g in booking.guests.select_related("user") if g.user_id]
     guests.sort(key=lambda g: not g.is_primary)
-    url = {"url": booking_detail_url(booking)}
+    # None (no details) if the booking was cancelled between the event and this task.
+    check_in = booking_check_in_details(booking=booking)
+    extra = {"url": booking_detail_url(booking), "check_in_details": check_in}
     texts = _texts(
-        [(g.user, "booking_confirmed_guest", url) for g in guests]
+        [(g.user, "booking_confirmed_guest", {**extra, "url": booking_detail_url(booking, _language(g.user))}) for g in guests]
         + [(_owner(booking), "booking_confirmed_owner", {})]
     )
-    return _letter(booking, sorted({g.user.email.lower() for g in guests if g.user.email}), texts)
+    letter = _letter(booking, sorted((g.user for g in guests if g.user.email), key=lambda u: u.email.lower()), texts)
+    letter.context.update(extra)
+    return letter
 
 
 def _money_back(booking: Booking) -> dict:
@@ -94,7 +126,7 @@ def booking_canceled_letter(booking_id: int, payment_id: int | None = None) -> L
             (_owner(booking), "booking_canceled_owner", {}),
         ]
     )
-    letter = _letter(booking, [booking.primary_guest.email], texts)
+    letter = _letter(booking, [booking.primary_guest], texts)
     letter.context.update(money)
     return letter
 
@@ -103,8 +135,8 @@ def balance_due_reminder_letter(booking_id: int, payment_id: int | None = None) 
     """To the primary guest: the balance still due and by when (reservations/reminders.py)."""
     booking = _booking(booking_id)
     due_by = booking_balance_due_by(check_in=booking.check_in, booking_date=booking.booking_date)
-    extra = {"due_by": due_by, "url": booking_detail_url(booking)}
-    letter = _letter(booking, [booking.primary_guest.email], _texts([(booking.primary_guest, "balance_due_reminder", extra)]))
+    extra = {"due_by": due_by, "url": booking_detail_url(booking, _language(booking.primary_guest))}
+    letter = _letter(booking, [booking.primary_guest], _texts([(booking.primary_guest, "balance_due_reminder", extra)]))
     letter.context.update(extra)
     return letter
 

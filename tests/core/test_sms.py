@@ -63,7 +63,8 @@ def test_booking_created_texts_the_guest_the_hold_and_the_owner_the_booking(
     assert "NXSMS2A7" in guest_request.form["message"] and "held for you until" in guest_request.form["message"]
     assert "KES 10,000" in guest_request.form["message"]
     assert "new booking NXSMS2A7" in owner_request.form["message"] and "Achieng Guest" in owner_request.form["message"]
-    assert [m.to for m in mail.outbox] == [[people["owner"].email]]
+    # The owner's email, then the guest's own "booking created" email (what to pay, and where).
+    assert [m.to for m in mail.outbox] == [[people["owner"].email], [people["booking"].primary_guest.email]]
 
 
 def test_booking_confirmed_texts_guests_with_accounts_and_the_owner(
@@ -309,7 +310,7 @@ def test_the_balance_reminder_is_sent_once_a_day_before_the_deadline(
     assert "KES 7,000 is still due on booking NXSMS2A7" in text
     assert f"Pay by {timezone.localtime(due_by):%-d %b %H:%M}" in text and f"/bookings/{booking.pk}/" in text
     [email] = mail.outbox
-    assert email.to == [people["guest"].email] and "KES 7000 due by" in email.subject
+    assert email.to == [people["guest"].email] and "KES 7,000 due by" in email.subject
     # The next sweeps find it reminded and enqueue nothing; a paid or past-due booking is never reminded.
     with django_capture_on_commit_callbacks(execute=True):
         assert booking_balance_reminders_send(now=due_by - dt.timedelta(hours=10)) == 0

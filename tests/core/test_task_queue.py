@@ -20,9 +20,9 @@ def test_notification_runs_after_commit_in_sync_mode(django_capture_on_commit_ca
         notify("booking_created", booking_id=booking.id)
         assert not mail.outbox  # nothing is sent before the transaction commits
     assert len(callbacks) == 1
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == [booking.property.owner.email]
-    assert booking.reference in mail.outbox[0].subject
+    # The owner's email, and the guest's own (what to pay, and where).
+    assert [m.to for m in mail.outbox] == [[booking.property.owner.email], [booking.primary_guest.email]]
+    assert all(booking.reference in m.subject for m in mail.outbox)
 
 
 @pytest.mark.django_db

@@ -349,10 +349,10 @@ def test_a_due_payout_reaches_the_owners_phone_and_the_owner_is_told(simulator, 
     assert "You have received KES 9,000 from NEXUS" in phone.text
     assert payout.mpesa_transaction_id in phone.text
 
-    wait_until(lambda: any("Payout of KES 9000 sent" in m.subject for m in mail.outbox), timeout=10,
+    wait_until(lambda: any("Payout of KES 9,000 sent" in m.subject for m in mail.outbox), timeout=10,
                message="the owner's payout email")
-    email = next(m for m in mail.outbox if "Payout of KES 9000 sent" in m.subject)
-    assert email.to == [booking.property.owner.email] and "Nexus commission: KES 1000" in email.body
+    email = next(m for m in mail.outbox if "Payout of KES 9,000 sent" in m.subject)
+    assert email.to == [booking.property.owner.email] and "Nexus commission: KES 1,000" in email.body
     actions = wait_until(
         lambda: "payout.owner_notified" in (found := list(
             AuditEntry.objects.filter(object_id=str(payout.pk), action__startswith="payout.")

@@ -79,7 +79,7 @@ def test_full_payment_confirms_the_booking_and_credits_the_guest(simulator):
     subjects = sorted(m.subject for m in mail.outbox)
     assert subjects == sorted(
         [
-            f"We received KES 10000 for {booking.reference}",
+            f"We received KES 10,000 for {booking.reference}",
             f"Your stay at {booking.property.title} is confirmed ({booking.reference})",
         ]
     )
@@ -147,7 +147,7 @@ def test_second_identical_callback_changes_nothing(simulator):
     assert simulator.prompt(payment.checkout_request_id)["last_callback_status"] == "HTTP 200"
     wait_until(lambda: mail.outbox, timeout=10, message="the receipt email")
     simulator.wait_for_callbacks(payment.checkout_request_id, count=2)
-    assert [m.subject for m in mail.outbox] == [f"We received KES 4000 for {booking.reference}"]
+    assert [m.subject for m in mail.outbox] == [f"We received KES 4,000 for {booking.reference}"]
 
 
 # --- Lost -----------------------------------------------------------------------------------------------------

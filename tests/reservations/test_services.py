@@ -82,7 +82,8 @@ def test_create_prices_the_stay_on_the_server_and_holds_the_dates(settings, djan
     with django_capture_on_commit_callbacks(execute=True):
         assert bookings_follow_up_created() == 1
     assert _audit_actions(booking) == ["booking.created"]
-    assert [m.to for m in mail.outbox] == [[property.owner.email]]  # booking_created goes to the owner
+    # booking_created goes to the owner, and the guest gets their own (the hold, the link to pay).
+    assert [m.to for m in mail.outbox] == [[property.owner.email], [guest.email]]
 
 
 def test_references_are_short_unique_and_unambiguous():
