@@ -512,7 +512,52 @@ def _search_samples(rng: random.Random, count: int) -> list[dict]:
     return samples
 
 
-def search_measure(ctx: Context, label: str, *, repeat: int) -> dict:
+def _filtered_search_samples(amenity_ids: list[int]):
+    """Searches with every filter: dates, guests, a price range, one or two amenities, sorted by price."""
+
+    def samples(rng: random.Random, count: int) -> list[dict]:
+        queries = _search_samples(rng, count)
+        for query in queries:
+            query.setdefault("guests", rng.randrange(1, 5))
+            low = rng.randrange(20, 60) * 100
+            query["min_price"], query["max_price"] = low, low + 3000
+            query["amenities"] = sorted(rng.sample(amenity_ids, rng.choice((1, 2))))
+            query["sort"] = "price"
+        return queries
+
+    return samples
+
+
+def _api_query_string(query: dict) -> str:
+    """The API's spelling of a selector's keyword arguments."""
+    names = {"min_price": "price_min", "max_price": "price_max"}
+    parts = []
+    for key, value in query.items():
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        parts.append(f"{names.get(key, key)}={value}")
+    return "&".join(parts)
+
+
+def seed_amenities(count: int = 6) -> list[int]:
+    """`count` amenities, each on about two listings in three (a different two in three each): one INSERT."""
+    from listings.models import Amenity, PropertyPage
+
+    amenities = Amenity.objects.bulk_create([Amenity(name=f"Bench amenity {n}") for n in range(count)])
+    through = PropertyPage.amenities.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {through} (propertypage_id, amenity_id) "
+            "SELECT p.page_ptr_id, a.id FROM listings_propertypage p CROSS JOIN listings_amenity a "
+            "WHERE a.id = ANY(%s) AND (p.page_ptr_id + a.id) %% 3 <> 0",
+            [[amenity.pk for amenity in amenities]],
+        )
+    return [amenity.pk for amenity in amenities]
+
+
+def search_measure(ctx: Context, label: str, *, repeat: int, samples=None) -> dict:
     """p50/p95 of the availability search with dates, three ways: the selector's first page of
     20 (what the search itself costs), property_count_available (the exact count the API's
     pagination adds), and GET /api/properties/ through the server, one client at a time."""
@@ -523,8 +568,8 @@ def search_measure(ctx: Context, label: str, *, repeat: int) -> dict:
     from reservations.models import Booking
 
     def sampler(seed):
-        samples = iter(_search_samples(random.Random(seed), repeat + 10))
-        return lambda: next(samples)
+        queries = iter((samples or _search_samples)(random.Random(seed), repeat + 10))
+        return lambda: next(queries)
 
     next_query = sampler(11)
     page_ms = timed(lambda: list(property_list_available(**next_query())[:20]), repeat=repeat)
@@ -535,8 +580,7 @@ def search_measure(ctx: Context, label: str, *, repeat: int) -> dict:
     statuses = []
 
     def api_once():
-        query = next_query()
-        qs = "&".join(f"{k}={v.isoformat() if hasattr(v, 'isoformat') else v}" for k, v in query.items())
+        qs = _api_query_string(next_query())
         conn = http.client.HTTPConnection("127.0.0.1", ctx.port, timeout=30)
         conn.request("GET", f"/api/properties/?{qs}")
         response = conn.getresponse()
@@ -596,6 +640,18 @@ def search_scaling(ctx: Context, *, repeat: int, explain: bool = False) -> None:
     large = search_measure(ctx, "10k", repeat=repeat)
     if explain:
         print(search_plan(ctx))
+    print("\n== Filtered search at 10k: dates, guests, price range, 1-2 amenities, sort=price", flush=True)
+    amenity_ids = seed_amenities()
+    analyze()
+    filtered = search_measure(ctx, "10k filtered", repeat=repeat, samples=_filtered_search_samples(amenity_ids))
+    for kind, label in (("page", "filtered search: selector first page"), ("api", "filtered search: GET /api/properties/")):
+        ctx.goals.append(Goal(
+            f"{label} at 10k listings",
+            f"p50 {filtered[f'{kind}_p50']:.1f} ms, p95 {filtered[f'{kind}_p95']:.1f} ms "
+            f"(unfiltered, same run: p50 {large[f'{kind}_p50']:.1f} ms)",
+            None, "p50 <= 20 ms", filtered[f"{kind}_p50"] <= 20 and not filtered["bad_statuses"],
+            "make bench (or: .venv/bin/python -m bench --only search)",
+        ))
     for kind, label, judged in (
         ("page", "search: selector first page", True),
         ("count", "search: exact count (the API's)", False),

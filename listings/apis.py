@@ -12,10 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from wagtail.rich_text import expand_db_html
 
+from core.exceptions import ApplicationError
 from core.pagination import StandardPagination, paginated_schema
 from listings.models import PropertyPage
 from listings.selectors import (
     THUMBNAIL_SPEC,
+    amenity_list,
     page_url_resolver,
     property_attach_summaries,
     property_count_available,
@@ -32,6 +34,8 @@ from listings.selectors import (
 # Bounds that keep every query parameter inside what the database columns hold.
 MAX_INT = 2_147_483_647
 MAX_PARTY = 50
+MAX_AMENITIES = 20
+SORT_CHOICES = [("price", "price"), ("-price", "-price"), ("newest", "newest")]
 AVAILABILITY_DEFAULT_DAYS = 90
 AVAILABILITY_MAX_DAYS = 366
 BAD_QUERY = OpenApiResponse(description='Invalid query: field errors, e.g. {"check_out": ["..."]}')
@@ -83,7 +87,8 @@ class PropertySearchPagination(StandardPagination):
 
 
 class PropertyListApi(APIView):
-    """Live, available listings; with check_in and check_out, only those free for the whole stay."""
+    """Live, available listings; with check_in and check_out, only those free for the whole stay.
+    Filters: price range, amenities (all of them), guests, location; `sort` orders them."""
 
     permission_classes = [AllowAny]
 
@@ -92,10 +97,51 @@ class PropertyListApi(APIView):
         check_out = serializers.DateField(required=False)
         guests = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PARTY)
         location = serializers.CharField(required=False, allow_blank=True, max_length=80)
-        min_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
-        max_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INT)
+        price_min = serializers.IntegerField(
+            required=False, min_value=0, max_value=MAX_INT, help_text="Lowest price per night, KES (inclusive)"
+        )
+        price_max = serializers.IntegerField(
+            required=False, min_value=0, max_value=MAX_INT, help_text="Highest price per night, KES (inclusive)"
+        )
+        # The first names of the price bounds, still accepted: clients written against them keep working.
+        min_price = serializers.IntegerField(
+            required=False, min_value=0, max_value=MAX_INT, help_text="Same as price_min (older name)"
+        )
+        max_price = serializers.IntegerField(
+            required=False, min_value=0, max_value=MAX_INT, help_text="Same as price_max (older name)"
+        )
+        amenities = serializers.CharField(
+            required=False, allow_blank=True, max_length=200,
+            help_text="Comma-separated amenity ids, e.g. 3,7: only listings with every one of them",
+        )
+        sort = serializers.ChoiceField(
+            required=False, choices=SORT_CHOICES, allow_blank=True,
+            help_text="price: cheapest first; -price: dearest first; newest: last published first. "
+            "Default: the site's recommended order",
+        )
+
+        def validate_amenities(self, value: str) -> list[int]:
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if len(parts) > MAX_AMENITIES:
+                raise serializers.ValidationError(f"Choose at most {MAX_AMENITIES} amenities.")
+            if not all(part.isdigit() and 0 < int(part) <= MAX_INT for part in parts):
+                raise serializers.ValidationError("Give amenity ids as whole numbers separated by commas, e.g. 3,7.")
+            ids = sorted({int(part) for part in parts})
+            if ids:
+                unknown = set(ids) - {amenity.pk for amenity in amenity_list()}
+                if unknown:
+                    raise serializers.ValidationError(f"Unknown amenity id(s): {', '.join(map(str, sorted(unknown)))}.")
+            return ids
 
         def validate(self, attrs):
+            for new, old in (("price_min", "min_price"), ("price_max", "max_price")):
+                if new in attrs and old in attrs and attrs[new] != attrs[old]:
+                    raise serializers.ValidationError({new: [f"Give {new} or {old}, not two different values."]})
+                if new in attrs:
+                    attrs[old] = attrs.pop(new)
+            attrs["sort"] = attrs.get("sort") or ""
+            if not attrs.get("amenities"):
+                attrs.pop("amenities", None)
             check_in, check_out = attrs.get("check_in"), attrs.get("check_out")
             if (check_in is None) != (check_out is None):
                 missing = "check_out" if check_out is None else "check_in"
@@ -107,7 +153,8 @@ class PropertyListApi(APIView):
                     raise serializers.ValidationError({"check_out": ["Check-out must be after check-in."]})
             min_price, max_price = attrs.get("min_price"), attrs.get("max_price")
             if min_price is not None and max_price is not None and max_price < min_price:
-                raise serializers.ValidationError({"max_price": ["max_price must be at least min_price."]})
+                named = "price_max" if "price_max" in self.initial_data else "max_price"
+                raise serializers.ValidationError({named: [f"{named} must be at least the lowest price."]})
             return attrs
 
     class OutputSerializer(PropertyListItemSerializer):
@@ -240,13 +287,16 @@ class PropertyAvailabilityApi(APIView):
 class PropertyQuoteApi(APIView):
     """What a stay would cost, night by night, as a booking made now would be charged
     (listings.pricing, the function booking creation uses). The property page's live
-    estimate asks here. Whether the nights are free is the availability endpoint's answer."""
+    estimate asks here. It refuses what a booking of these dates would be refused for (stay
+    length, party size, nights already taken), so the page never shows a price for a stay
+    that cannot be booked."""
 
     permission_classes = [AllowAny]
 
     class FilterSerializer(serializers.Serializer):
         check_in = serializers.DateField()
         check_out = serializers.DateField()
+        guests = serializers.IntegerField(min_value=1, max_value=50, required=False)
 
         def validate(self, attrs):
             check_in, check_out = attrs["check_in"], attrs["check_out"]
@@ -272,7 +322,12 @@ class PropertyQuoteApi(APIView):
 
     @extend_schema(
         parameters=[FilterSerializer],
-        responses={200: OutputSerializer, 400: BAD_QUERY, 404: NOT_FOUND},
+        responses={
+            200: OutputSerializer,
+            400: BAD_QUERY,
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="Some of these nights are taken (code dates_unavailable)"),
+        },
         tags=["properties"],
         auth=[],
     )
@@ -285,6 +340,17 @@ class PropertyQuoteApi(APIView):
             # Also bounds the work: a quote is at most a year of nights.
             raise serializers.ValidationError(
                 {"check_out": [f"This property takes stays of at most {page.max_nights} nights."]}
+            )
+        if (check_out - check_in).days < page.min_nights:
+            raise serializers.ValidationError(
+                {"check_out": [f"This property takes stays of at least {page.min_nights} nights."]}
+            )
+        guests = filters.validated_data.get("guests")
+        if guests is not None and guests > page.max_guests:
+            raise serializers.ValidationError({"guests": [f"This property sleeps at most {page.max_guests} guests."]})
+        if property_unavailable_ranges(property=page, start=check_in, end=check_out):
+            raise ApplicationError(
+                "Some of these nights are already taken. Choose other dates.", "dates_unavailable", 409
             )
         quote = property_price_rules(property=page, start=check_in, end=check_out).quote(check_in, check_out)
         body = {

@@ -35,7 +35,7 @@ from wagtail.images import get_image_model
 from wagtail.images.models import Filter
 from wagtail.models import Page, Site
 
-from listings.models import BlockedPeriod, PropertyGalleryImage, PropertyPage, PropertySeasonalPrice
+from listings.models import Amenity, BlockedPeriod, PropertyGalleryImage, PropertyPage, PropertySeasonalPrice
 from listings.pricing import PriceRules, Season
 
 # Rendition filter specs used by the API and the public pages: fixed, so they can be
@@ -145,8 +145,14 @@ def _property_filters(
     location: str | None,
     min_price: int | None,
     max_price: int | None,
+    amenities=None,
 ) -> Q:
-    """The search filters but the dates, on PropertyPage's own columns (no join to wagtailcore_page)."""
+    """The search filters but the dates, on PropertyPage's own columns (no join to wagtailcore_page).
+
+    `amenities` (ids) means "has every one of them": one EXISTS per amenity, each a probe of
+    the through table's unique (propertypage, amenity) index, rather than a join that would
+    repeat each listing once per matching amenity.
+    """
     filters = Q(availability_status=PropertyPage.AvailabilityStatus.AVAILABLE)
     if guests is not None:
         filters &= Q(max_guests__gte=guests)
@@ -157,7 +163,20 @@ def _property_filters(
         filters &= Q(price_per_night__gte=min_price)
     if max_price is not None:
         filters &= Q(price_per_night__lte=max_price)
+    through = PropertyPage.amenities.through
+    for amenity_id in sorted(set(amenities or ())):
+        filters &= Q(Exists(through.objects.filter(propertypage_id=OuterRef("pk"), amenity_id=amenity_id)))
     return filters
+
+
+# The orders a search can be sorted by ("" = recommended: the index's own order, as the
+# listings were arranged in Wagtail). Ties fall back to that order, so pages never overlap.
+SEARCH_SORTS = {
+    "": ("path",),
+    "price": ("price_per_night", "path"),
+    "-price": ("-price_per_night", "path"),
+    "newest": ("-first_published_at", "path"),
+}
 
 
 def property_list_available(
@@ -168,13 +187,19 @@ def property_list_available(
     location: str | None = None,
     min_price: int | None = None,
     max_price: int | None = None,
+    amenities=None,
+    sort: str = "",
 ) -> QuerySet[PropertyPage]:
-    """Live, available listings matching the search, in the index's order.
+    """Live, available listings matching the search, in the index's order or by `sort`
+    (a key of SEARCH_SORTS; an unknown one is a programming error, the forms refuse it).
 
     With both dates, only listings free for every night of [check_in, check_out):
-    no active booking and no blocked period overlaps the stay.
+    no active booking and no blocked period overlaps the stay. With `amenities`, only
+    listings that have all of them.
     """
-    filters = _property_filters(guests=guests, location=location, min_price=min_price, max_price=max_price)
+    filters = _property_filters(
+        guests=guests, location=location, min_price=min_price, max_price=max_price, amenities=amenities
+    )
     queryset = PropertyPage.objects.live().filter(filters)
     if check_in is not None and check_out is not None:
         queryset = queryset.filter(
@@ -183,7 +208,7 @@ def property_list_available(
                 for taker in _night_takers()
             )
         )
-    return queryset.order_by("path")
+    return queryset.order_by(*SEARCH_SORTS[sort or ""])
 
 
 def property_count_available(
@@ -194,6 +219,8 @@ def property_count_available(
     location: str | None = None,
     min_price: int | None = None,
     max_price: int | None = None,
+    amenities=None,
+    sort: str = "",
 ) -> int:
     """How many listings property_list_available() returns for the same search, in one cheap query.
 
@@ -208,7 +235,7 @@ def property_count_available(
     builds each list once. The ids in the lists are never NULL, so NOT IN means what it says.
     """
     queryset = PropertyPage.objects.filter(
-        _property_filters(guests=guests, location=location, min_price=min_price, max_price=max_price)
+        _property_filters(guests=guests, location=location, min_price=min_price, max_price=max_price, amenities=amenities)
     ).exclude(pk__in=Page.objects.filter(live=False).values("pk"))
     if check_in is not None and check_out is not None:
         for taker in _night_takers():
@@ -422,3 +449,8 @@ def page_url_resolver(request) -> Callable[[Page], str | None]:
         return chosen.root_url + page_path
 
     return url
+
+
+def amenity_list() -> list:
+    """Every amenity, by name: the search's checkboxes and the API's check of amenity ids."""
+    return list(Amenity.objects.order_by("name").only("id", "name", "icon"))

@@ -32,7 +32,12 @@ def test_home_page_has_search_form_and_featured_listings(client, site_tree):
     assert listed.url in html
     assert "Draft Villa" not in html
     assert "Closed Flat" not in html
-    assert re.search(r'<img[^>]+loading="lazy"[^>]+srcset="[^"]+fill-480x320[^"]+ \d+w, [^"]+fill-960x640[^"]+ \d+w"', html)
+    # The first card's photo is the page's likely LCP: loaded at once, WebP, in a srcset.
+    assert re.search(
+        r'<img[^>]+fetchpriority="high"[^>]+loading="eager"[^>]+srcset="[^"]+fill-480x320\.format-webp[^"]*\.webp \d+w, '
+        r'[^"]+fill-960x640\.format-webp[^"]*\.webp \d+w"',
+        html,
+    )
 
 
 def test_listing_index_filters_by_dates_and_party_and_shows_total(client, site_tree):
@@ -93,9 +98,13 @@ def test_listing_index_paginates(client, site_tree):
 )
 def test_bad_search_is_explained_not_an_error_page(client, site_tree, query, message):
     make_property(title="Any Stay")
-    html = _html(client.get("/stays/", query))
+    response = client.get("/stays/", query)
+    assert response.status_code == 400
+    html = response.content.decode()
     assert message in html
-    assert "Any Stay" in html
+    # An invalid search shows its errors and no results, not every listing unfiltered.
+    assert "Any Stay" not in html
+    assert 'class="listing-card"' not in html
 
 
 def test_property_page_shows_gallery_amenities_owner_calendar_and_form(client, site_tree):
@@ -247,7 +256,7 @@ def test_property_calendar_marks_past_taken_and_free_days(site_tree):
         "taken", "taken", "free",
     ]
     first = days[dt.date(2027, 2, 1)]
-    assert (first.iso, first.number, first.label) == ("2027-02-01", 1, "Monday 1 February 2027: booked")
+    assert (first.iso, first.number, first.label) == ("2027-02-01", 1, "Monday 1 February 2027, booked")
     assert months[1]["weeks"][0][0] is first  # 1 February 2027 is a Monday: no padding
     assert months[0]["weeks"][0][:4] == [None, None, None, None]  # 1 January 2027 is a Friday
 
