@@ -16,35 +16,35 @@ import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
-from django import forms
 from django.conf import settings
 from django.core.cache import cache
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 from wagtail.images import get_image_model
 
-from listings.models import ListingIndexPage, PropertyGalleryImage
+from listings.models import PropertyGalleryImage
 from listings.pricing import PriceRules, Quote, nightly_prices, short_kes
-from listings.selectors import (
-    property_attach_covers,
-    property_list_available,
-    property_list_with_cover_ids,
-    property_price_rules_many,
-    property_unavailable_ranges,
-)
+# The search pages' context lives in listings.search_page; HomePage and ListingIndexPage
+# reach it through this module (the names in __all__).
+from listings.search_page import SearchForm, home_page_context, listing_index_context
+from listings.selectors import property_unavailable_ranges
+
+__all__ = [
+    "availability_calendar", "home_page_context", "listing_index_context", "property_fragments",
+    "property_page_context", "property_page_part_register", "stay_quote",
+]
 
 # Rendition specs: one list per place a photo appears. srcset lets the browser
 # pick the smallest file that fills the slot on a phone or a laptop.
-# fill-480x320 is also the API's thumbnail (listings.selectors.THUMBNAIL_SPEC): one
-# rendition file serves both.
-CARD_SPECS = ("fill-480x320", "fill-960x640")
-GALLERY_SPECS = ("fill-480x320", "fill-960x640", "fill-1440x960")
+# The gallery's photos are WebP (about a third of the bytes of the same JPEG); the template's
+# srcset_image tag asks for the same specs, so these prefetched renditions are the ones it uses.
+GALLERY_SPECS = ("fill-480x320|format-webp", "fill-960x640|format-webp", "fill-1440x960|format-webp")
 # Parts of a property page that are cached (see property_fragments): header and gallery,
 # details, and the availability calendar.
 PROPERTY_FRAGMENTS = {
@@ -56,60 +56,7 @@ PROPERTY_FRAGMENTS = {
 # deploy that changes them never serves the old markup.
 PROPERTY_FRAGMENT_INCLUDES = ("listings/includes/gallery.html", "listings/includes/amenity_icon.html")
 FRAGMENT_TTL = 30 * 60
-RESULTS_PER_PAGE = 12
-FEATURED_COUNT = 6
 CALENDAR_MONTHS = 3
-MAX_SEARCH_GUESTS = 50
-
-
-class SearchForm(forms.Form):
-    """The search box on the home and listing pages (GET). Same filters as GET /api/properties/."""
-
-    location = forms.CharField(
-        label="Where", required=False, max_length=80,
-        widget=forms.TextInput(attrs={"placeholder": "Town or area, e.g. Diani", "autocomplete": "off"}),
-    )
-    check_in = forms.DateField(label="Check-in", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    check_out = forms.DateField(label="Check-out", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    guests = forms.IntegerField(
-        label="Guests", required=False, min_value=1, max_value=MAX_SEARCH_GUESTS,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": "1"}),
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        today = timezone.localdate().isoformat()
-        self.fields["check_in"].widget.attrs["min"] = today
-        self.fields["check_out"].widget.attrs["min"] = today
-
-    def clean(self):
-        cleaned = super().clean()
-        check_in, check_out = cleaned.get("check_in"), cleaned.get("check_out")
-        if check_in and check_in < timezone.localdate():
-            self.add_error("check_in", "Check-in can't be in the past.")
-        elif check_in and not check_out and "check_out" not in self.errors:
-            self.add_error("check_out", "Choose a check-out date too.")
-        elif check_out and not check_in and "check_in" not in self.errors:
-            self.add_error("check_in", "Choose a check-in date too.")
-        elif check_in and check_out and check_out <= check_in:
-            self.add_error("check_out", "Check-out must be after check-in.")
-        return cleaned
-
-    def filters(self) -> dict:
-        """The valid filters only: a mistake in one field doesn't throw away the others."""
-        if not self.is_bound:
-            return {}
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
-        filters = {}
-        if data.get("location"):
-            filters["location"] = data["location"].strip()
-        if data.get("guests"):
-            filters["guests"] = data["guests"]
-        if data.get("check_in") and data.get("check_out") and not ({"check_in", "check_out"} & set(self.errors)):
-            filters["check_in"] = data["check_in"]
-            filters["check_out"] = data["check_out"]
-        return filters
 
 
 def stay_quote(*, rules: Callable[[], PriceRules], check_in: dt.date | None, check_out: dt.date | None) -> Quote | None:
@@ -119,51 +66,6 @@ def stay_quote(*, rules: Callable[[], PriceRules], check_in: dt.date | None, che
     if not check_in or not check_out or check_out <= check_in:
         return None
     return rules().quote(check_in, check_out)
-
-
-def _search_results_url(page) -> str:
-    if isinstance(page, ListingIndexPage):
-        return page.url
-    index = page.get_children().live().type(ListingIndexPage).first() if page else None
-    return index.url if index else "/stays/"
-
-
-def home_page_context(*, page, request) -> dict:
-    newest = property_list_with_cover_ids(property_list_available()).order_by("-first_published_at", "-pk")
-    featured = newest[:FEATURED_COUNT]
-    return {
-        "search_form": SearchForm(),
-        "search_url": _search_results_url(page),
-        "featured": property_attach_covers(featured, specs=CARD_SPECS),
-    }
-
-
-def listing_index_context(*, page, request) -> dict:
-    form = SearchForm(request.GET or None)
-    filters = form.filters()
-    results = property_list_with_cover_ids(property_list_available(**filters))
-    paginator = Paginator(results, RESULTS_PER_PAGE)
-    page_obj = paginator.get_page(request.GET.get("page"))
-    listings = property_attach_covers(page_obj.object_list, specs=CARD_SPECS)
-    check_in, check_out = filters.get("check_in"), filters.get("check_out")
-    rules = property_price_rules_many(listings, start=check_in, end=check_out) if check_in else {}
-    for listing in listings:
-        listing.quote = stay_quote(rules=functools.partial(rules.get, listing.pk), check_in=check_in, check_out=check_out)
-    query = request.GET.copy()
-    query.pop("page", None)
-    # Carry the search into each listing link, so its booking form starts filled in.
-    carry = {key: query[key] for key in ("check_in", "check_out", "guests") if key in filters and query.get(key)}
-    return {
-        "search_form": form,
-        "search_url": page.url,
-        "listings": listings,
-        "page_obj": page_obj,
-        "paginator": paginator,
-        "searched_dates": "check_in" in filters,
-        "filters": filters,
-        "page_query": query.urlencode(),
-        "listing_query": urlencode(carry),
-    }
 
 
 # --- Property page --------------------------------------------------------------------------
@@ -186,7 +88,7 @@ class CalendarDay:
     price_kind: str = ""
 
 
-CALENDAR_STATE_WORDS = {"past": "past", "taken": "booked", "free": "available"}
+CALENDAR_STATE_WORDS = {"past": _("past"), "taken": _("booked"), "free": _("available")}
 
 
 def _calendar_bounds(today: dt.date, months: int) -> tuple[dt.date, dt.date]:
@@ -216,6 +118,12 @@ def availability_calendar(
         taken.update(range_start + dt.timedelta(days=n) for n in range((range_end - range_start).days))
     prices = nightly_prices(rules, start=max(today, start), end=end) if rules is not None and rules.varies else {}
     cal = calendar.Calendar(firstweekday=0)
+    # Column heads in the active language: (full name, short name), Monday first.
+    monday = start - dt.timedelta(days=start.weekday())
+    weekdays = [
+        (date_format(monday + dt.timedelta(days=n), "l"), date_format(monday + dt.timedelta(days=n), "D"))
+        for n in range(7)
+    ]
     result = []
     cursor = start
     while cursor < end:
@@ -227,7 +135,8 @@ def availability_calendar(
                     row.append(None)
                     continue
                 state = "past" if day < today else "taken" if day in taken else "free"
-                label = f"{day:%A %-d %B %Y}: {CALENDAR_STATE_WORDS[state]}"
+                # "Friday 4 December 2026, available": what a screen reader says for the day.
+                label = f"{date_format(day, 'l j F Y')}, {CALENDAR_STATE_WORDS[state]}"
                 price = prices.get(day) if state == "free" else None
                 if price is None:
                     row.append(CalendarDay(day, state, day.isoformat(), day.day, label))
@@ -235,11 +144,12 @@ def availability_calendar(
                 kind = "higher" if price > rules.base else "lower" if price < rules.base else ""
                 row.append(
                     CalendarDay(
-                        day, state, day.isoformat(), day.day, f"{label}, KES {price:,} a night", short_kes(price), kind
+                        day, state, day.isoformat(), day.day, _("%(day)s, KES %(price)s a night") % {"day": label, "price": f"{price:,}"},
+                        short_kes(price), kind,
                     )
                 )
             weeks.append(row)
-        result.append({"title": f"{cursor:%B %Y}", "weeks": weeks})
+        result.append({"title": date_format(cursor, "F Y"), "weekdays": weekdays, "weeks": weeks})
         cursor = (cursor + dt.timedelta(days=32)).replace(day=1)
     return result
 
@@ -253,6 +163,15 @@ def _property_gallery(page) -> list:
         .select_related("image")
         .prefetch_related(Prefetch("image__renditions", queryset=renditions))
     )
+
+
+def _approximate_location(page) -> dict | None:
+    """Where the map's marker goes: the listing's coordinates rounded to two decimals (about a
+    kilometre), so the page shows the area and never the house; the street address is given to
+    confirmed guests only. None when the owner has not placed the listing on the map."""
+    if page.latitude is None or page.longitude is None:
+        return None
+    return {"lat": f"{round(float(page.latitude), 2):.2f}", "lng": f"{round(float(page.longitude), 2):.2f}"}
 
 
 def property_fragments(
@@ -287,6 +206,7 @@ def property_fragments(
                 "gallery": _property_gallery(page),
                 "amenities": list(page.amenities.all()),
                 "owner_name": page.owner.name if page.owner_id else "",
+                "map": _approximate_location(page),
             }
         if "calendar" in names:
             rules = price_rules() if price_rules is not None else None
@@ -300,10 +220,12 @@ def property_fragments(
     taken = hashlib.md5(
         ";".join(f"{first}/{last}" for first, last in calendar_ranges).encode(), usedforsecurity=False
     ).hexdigest()[:16]
+    # The fragments are rendered in the visitor's language (English, or Kiswahili under /sw/).
+    language = translation.get_language() or settings.LANGUAGE_CODE
     keys = {
-        "top": f"nexus:property:{page.pk}:{page.cache_key}:{version}:top",
-        "details": f"nexus:property:{page.pk}:{page.cache_key}:{version}:details",
-        "calendar": f"nexus:property:{page.pk}:{page.cache_key}:calendar:{today.isoformat()}:{taken}:{version}",
+        "top": f"nexus:property:{page.pk}:{page.cache_key}:{version}:{language}:top",
+        "details": f"nexus:property:{page.pk}:{page.cache_key}:{version}:{language}:details",
+        "calendar": f"nexus:property:{page.pk}:{page.cache_key}:calendar:{today.isoformat()}:{taken}:{version}:{language}",
     }
     found = cache.get_many(list(keys.values()))
     missing = [name for name, key in keys.items() if key not in found]
@@ -360,6 +282,7 @@ def property_page_context(*, page, request) -> dict:
         "booking_script_config": {
             "pricePerNight": page.price_per_night,
             "minNights": page.min_nights,
+            "maxNights": page.max_nights,
             "maxGuests": page.max_guests,
             # The live estimate asks the server (listings.apis.PropertyQuoteApi), which prices
             # with the same function as the booking: the browser never works out a price.

@@ -244,6 +244,31 @@ def test_quote_api_refuses_bad_dates(api_client, priced, thursday):
     assert api_client.get(f"/api/properties/{draft.pk}/quote/", dates).status_code == 404
 
 
+def test_quote_api_never_prices_a_stay_the_booking_would_refuse(api_client, priced, thursday):
+    """The property page's live estimate shows this answer: no price for what cannot be booked."""
+    url = f"/api/properties/{priced.pk}/quote/"
+    two_nights = {"check_in": thursday.isoformat(), "check_out": (thursday + 2 * ONE_DAY).isoformat()}
+    assert api_client.get(url, {**two_nights, "guests": 4}).status_code == 200
+
+    too_many = api_client.get(url, {**two_nights, "guests": 5})
+    assert too_many.status_code == 400 and "total_price" not in too_many.json()
+    assert "at most 4 guests" in too_many.json()["guests"][0]
+    assert api_client.get(url, {**two_nights, "guests": 0}).status_code == 400
+
+    PropertyPage.objects.filter(pk=priced.pk).update(min_nights=3)
+    too_short = api_client.get(url, two_nights)
+    assert too_short.status_code == 400 and "at least 3 nights" in too_short.json()["check_out"][0]
+
+    PropertyPage.objects.filter(pk=priced.pk).update(min_nights=1)
+    book(UserFactory(), priced, thursday + ONE_DAY, 1)
+    taken = api_client.get(url, two_nights)
+    assert taken.status_code == 409
+    assert taken.json()["code"] == "dates_unavailable" and "total_price" not in taken.json()
+    # The night before the booking is still free and priced.
+    one_night = {"check_in": thursday.isoformat(), "check_out": (thursday + ONE_DAY).isoformat()}
+    assert api_client.get(url, one_night).json()["total_price"] == BASE
+
+
 def test_search_results_total_uses_the_nightly_prices(client, priced, thursday):
     dates = {"check_in": thursday.isoformat(), "check_out": (thursday + 6 * ONE_DAY).isoformat()}
     html = client.get("/stays/", dates).content.decode()
@@ -276,7 +301,8 @@ def test_the_calendar_shows_each_free_night_s_price(client, site_tree):
 
 def test_a_listing_with_one_price_shows_no_prices_in_its_calendar(client, site_tree):
     html = client.get(make_property(price_per_night=BASE).url).content.decode()
-    assert "day-price" not in html
+    # The markup, not the page: the inlined stylesheet names the class too.
+    assert 'class="day-price"' not in html
 
 
 def test_booked_nights_show_no_price(client, priced, thursday):
