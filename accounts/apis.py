@@ -10,7 +10,13 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.payout_destination import payout_destination_clean, receives_payouts, user_set_payout_destination
 from accounts.privacy import personal_data_download
-from accounts.services import user_erase, user_register, user_set_sms_notifications, validate_kenyan_phone
+from accounts.services import (
+    user_erase,
+    user_register,
+    user_set_language,
+    user_set_sms_notifications,
+    validate_kenyan_phone,
+)
 from accounts.validators import validate_id_photo
 from core.exceptions import ApplicationError
 from core.throttling import LOCKED_CODE, ScopedWindowRateThrottle, locked_message, sign_in_locked
@@ -29,6 +35,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "role",
             "credit_score",
             "sms_notifications",
+            "language",  # of the site after log-in, emails and SMS: "en" or "sw"
             # Where a host's payouts go (accounts.payout_destination); unused for guests.
             "payout_method",
             "payout_phone_number",
@@ -123,6 +130,7 @@ class TokenObtainApi(APIView):
 class MeApi(APIView):
     class InputSerializer(serializers.Serializer):
         sms_notifications = serializers.BooleanField(required=False)
+        language = serializers.ChoiceField(choices=User._meta.get_field("language").choices, required=False)
         payout_method = serializers.ChoiceField(
             choices=User.PayoutMethod.choices, required=False, help_text="Hosts only: where payouts go"
         )
@@ -139,7 +147,7 @@ class MeApi(APIView):
         def validate(self, attrs):
             if not attrs:
                 raise serializers.ValidationError(
-                    {"non_field_errors": ["Send sms_notifications, or a payout destination (payout_method ...)."]}
+                    {"non_field_errors": ["Send sms_notifications, language, or a payout destination (payout_method ...)."]}
                 )
             payout = {key: value for key, value in attrs.items() if key.startswith("payout_")}
             if payout:
@@ -177,6 +185,8 @@ class MeApi(APIView):
             user_set_payout_destination(user=request.user, destination=data["payout"], actor=request.user)
         if "sms_notifications" in data:
             user_set_sms_notifications(user=request.user, enabled=data["sms_notifications"])
+        if "language" in data:
+            user_set_language(user=request.user, language=data["language"])
         return Response(UserOutputSerializer(request.user).data)
 
 

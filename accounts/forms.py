@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib.auth import authenticate, password_validation
+from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 from wagtail.admin.forms.auth import LoginForm as WagtailLoginForm
 from wagtail.users.forms import UserCreationForm, UserEditForm
@@ -89,13 +91,22 @@ class WagtailUserEditForm(_RoleIsTheOnlyAccessSetting, UserEditForm):
 class SignUpForm(forms.ModelForm):
     """The public sign-up page. Same rules as POST /api/auth/register/."""
 
-    phone_number = PhoneNumberField(region="KE", label="M-Pesa phone number", help_text="e.g. 0712 345 678")
-    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
+    name = forms.CharField(label=_("Full name"), max_length=150)
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    phone_number = PhoneNumberField(
+        region="KE",
+        label=_("M-Pesa phone number"),
+        help_text=_("e.g. 0712 345 678"),
+        error_messages={"invalid": _("Enter a Kenyan mobile number such as 0712 345 678 or +254 712 345 678.")},
+    )
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False
+    )
     id_photo = forms.FileField(
-        label="Photo of your national ID or passport",
+        label=_("Photo of your national ID or passport"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
-        help_text="JPEG, PNG or WebP, up to 5 MB. Owners see it only when you book their property.",
+        help_text=_("JPEG, PNG or WebP, up to 5 MB. Owners see it only when you book their property."),
     )
 
     class Meta:
@@ -105,11 +116,17 @@ class SignUpForm(forms.ModelForm):
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
         if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists.", code="unique")
+            raise forms.ValidationError(_("An account with this email already exists."), code="unique")
         return email
 
     def clean_phone_number(self):
-        return validate_kenyan_phone(self.cleaned_data["phone_number"])
+        try:
+            return validate_kenyan_phone(self.cleaned_data["phone_number"])
+        except forms.ValidationError as error:
+            # core.phones says it in English only (core holds no translations of its own).
+            raise forms.ValidationError(
+                _("Enter a Kenyan mobile number such as 0712 345 678 or +254 712 345 678."), code=error.code
+            )
 
     def clean_id_photo(self):
         photo = self.cleaned_data.get("id_photo")
@@ -129,8 +146,18 @@ class SignUpForm(forms.ModelForm):
 
 
 class LoginForm(forms.Form):
-    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
-    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False)
+    # The id of the template's error summary: a wrong password marks both fields invalid and
+    # points them at it (the error belongs to neither field alone).
+    ERROR_SUMMARY_ID = "login-errors"
+
+    email = forms.EmailField(
+        label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+    )
 
     def __init__(self, request=None, *args, **kwargs):
         self.request = request
@@ -144,8 +171,17 @@ class LoginForm(forms.Form):
         if email and password:
             self.user = authenticate(self.request, username=email.lower(), password=password)
             if self.user is None:
-                raise forms.ValidationError("That email and password do not match an account.", code="invalid_login")
+                raise forms.ValidationError(_("That email and password do not match an account."), code="invalid_login")
         return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.non_field_errors():
+            for name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["aria-invalid"] = "true"
+                described_by = [self.ERROR_SUMMARY_ID] + ([f"id_{name}_error"] if name in self.errors else [])
+                attrs["aria-describedby"] = " ".join(described_by)
 
 
 class AdminLoginForm(WagtailLoginForm):
@@ -161,24 +197,24 @@ class PayoutDestinationForm(forms.Form):
     (accounts.payout_destination)."""
 
     payout_method = forms.ChoiceField(
-        label="Pay me by", choices=User.PayoutMethod.choices, widget=forms.RadioSelect
+        label=_("Pay me by"), choices=User.PayoutMethod.choices, widget=forms.RadioSelect
     )
     payout_phone_number = forms.CharField(
-        label="M-Pesa phone number",
+        label=_("M-Pesa phone number"),
         required=False,
         max_length=32,
-        help_text="e.g. 0712 345 678",
+        help_text=_("e.g. 0712 345 678"),
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
     payout_business_number = forms.CharField(
-        label="Paybill or till number",
+        label=_("Paybill or till number"),
         required=False,
         max_length=16,
-        help_text="5 to 7 digits",
+        help_text=_("5 to 7 digits"),
         widget=forms.TextInput(attrs={"inputmode": "numeric"}),
     )
     payout_account_reference = forms.CharField(
-        label="Account number (paybill only)", required=False, max_length=40
+        label=_("Account number (paybill only)"), required=False, max_length=40
     )
 
     @classmethod
@@ -210,3 +246,14 @@ class PayoutDestinationForm(forms.Form):
                 for message in messages:
                     self.add_error(field if field in self.fields else None, message)
         return cleaned
+
+
+class LanguageForm(forms.Form):
+    """The language switch (header and account page): the site's languages, by their own names."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": _("Choose English or Kiswahili.")},
+    )

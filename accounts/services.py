@@ -232,3 +232,13 @@ def user_set_sms_notifications(*, user: User, enabled: bool) -> User:
             after={"sms_notifications": enabled},
         )
     return user
+
+
+def user_set_language(*, user: User, language: str) -> User:
+    """The language of the user's site after log-in and of their emails and SMS ("en" or "sw")."""
+    if language not in dict(settings.LANGUAGES):
+        raise ApplicationError("Unknown language.", "invalid_language", 400)
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user

@@ -7,6 +7,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("language/", views.set_language, name="set_language"),
     path("account/", views.account, name="account"),
     path("account/sms/", views.account_sms, name="account_sms"),
     path("account/payout/", views.account_payout, name="account_payout"),

@@ -4,13 +4,14 @@ import struct
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow's format name -> the suffix a stored ID photo gets and the type it is served as.
 ALLOWED_IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 IMAGE_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
-_INVALID_IMAGE = "Upload a JPEG, PNG or WebP image of your ID."
+_INVALID_IMAGE = _("Upload a JPEG, PNG or WebP image of your ID.")
 
 # Every way Pillow says "not an image we can trust": unknown or corrupt data, and a
 # header claiming more pixels than Pillow's own decompression-bomb limit.
@@ -49,7 +50,7 @@ def validate_id_photo(file) -> IdPhotoImage:
     if isinstance(file, IdPhotoImage):
         return file
     if file.size > settings.ID_PHOTO_MAX_BYTES:
-        raise ValidationError("The ID photo must be 5 MB or smaller.", code="file_too_large")
+        raise ValidationError(_("The ID photo must be 5 MB or smaller."), code="file_too_large")
     try:
         # Image.open reads only the header. Pillow raises DecompressionBombError above twice
         # its MAX_IMAGE_PIXELS and warns above it (an exception too when warnings are errors);
@@ -92,7 +93,7 @@ def _check_pixels(image: Image.Image) -> None:
         raise ValidationError(_INVALID_IMAGE, code="invalid_image")
     width, height = image.size
     if width < 1 or height < 1 or width * height > settings.ID_PHOTO_MAX_PIXELS:
-        raise ValidationError("The ID photo has too many pixels; send a smaller photo.", code="image_too_large")
+        raise ValidationError(_("The ID photo has too many pixels; send a smaller photo."), code="image_too_large")
 
 
 def _reencode(image: Image.Image, image_format: str) -> bytes:

@@ -3,20 +3,25 @@ from django.contrib.auth import login, logout
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.http import FileResponse, Http404
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from wagtail.admin.views.account import LoginView as WagtailLoginView
 
-from accounts.forms import AdminLoginForm, LoginForm, PayoutDestinationForm, SignUpForm
+from accounts.forms import AdminLoginForm, LanguageForm, LoginForm, PayoutDestinationForm, SignUpForm
 from accounts.models import User
 from accounts.payout_destination import payout_destination_text, receives_payouts, user_set_payout_destination
 from accounts.privacy import personal_data_download, user_erasure_refusals
 from accounts.selectors import user_can_view_id_photo
-from accounts.services import user_erase, user_register, user_set_sms_notifications
+from accounts.services import user_erase, user_register, user_set_language, user_set_sms_notifications
 from accounts.validators import ALLOWED_IMAGE_FORMATS, IMAGE_CONTENT_TYPES, detect_id_photo_format
 from core.exceptions import ApplicationError
+from core.language import url_in_language
 from core.throttling import LOCKED_CODE
 
 
@@ -27,9 +32,50 @@ def _next_url(request, default: str) -> str:
     return default
 
 
+def _home(language: str | None = None) -> str:
+    return url_in_language("/", language or translation.get_language())
+
+
+def _remember_language(response, language: str) -> None:
+    """The language cookie: read by Django's LocaleMiddleware and core.language's redirect."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE or 365 * 24 * 60 * 60,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE or settings.SESSION_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
+    )
+
+
+def _auth_page_context(request, form) -> dict:
+    # header_next: the header's "Log in"/"Sign up" links on these pages carry the page's own
+    # `next` on, not a link back to this page (a guest who signs up from the log-in page
+    # would otherwise land on a log-in form while already logged in).
+    next_url = _next_url(request, "")
+    return {"form": form, "next": next_url, "header_next": next_url or _home()}
+
+
+@require_POST
+def set_language(request):
+    """The language switch (header, account page): the same page in the chosen language,
+    remembered in a cookie and, for a signed-in user, in their profile (User.language)."""
+    form = LanguageForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("Choose English or Kiswahili."))
+    language = form.cleaned_data["language"]
+    response = redirect(url_in_language(_next_url(request, "/"), language))
+    _remember_language(response, language)
+    if request.user.is_authenticated:
+        user_set_language(user=request.user, language=language)
+    return response
+
+
 def signup(request):
     if request.user.is_authenticated:
-        return redirect(_next_url(request, "/"))
+        return redirect(_next_url(request, _home()))
     form = SignUpForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -40,19 +86,29 @@ def signup(request):
             password=data["password"],
             id_photo=data.get("id_photo"),
         )
+        # A guest who signs up on the Kiswahili site gets their emails and SMS in Kiswahili.
+        user_set_language(user=user, language=translation.get_language())
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome to Nexus, {user.first_name}.")
-        return redirect(_next_url(request, "/"))
-    return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request, "")})
+        messages.success(request, _("Welcome to Nexus, %(name)s.") % {"name": user.first_name})
+        response = redirect(_next_url(request, _home()))
+        _remember_language(response, user.language)
+        return response
+    return render(request, "accounts/signup.html", _auth_page_context(request, form))
 
 
 def login_view(request):
+    if request.user.is_authenticated:
+        return redirect(_next_url(request, _home()))
     form = LoginForm(request, request.POST or None)
     if request.method == "POST" and form.is_valid():
         login(request, form.user)
-        return redirect(_next_url(request, "/"))
+        # From here on the site follows the language saved in the user's profile.
+        language = form.user.language
+        response = redirect(url_in_language(_next_url(request, "/"), language))
+        _remember_language(response, language)
+        return response
     status = 429 if form.has_error(NON_FIELD_ERRORS, LOCKED_CODE) else 200
-    return render(request, "accounts/login.html", {"form": form, "next": _next_url(request, "")}, status=status)
+    return render(request, "accounts/login.html", _auth_page_context(request, form), status=status)
 
 
 class AdminLoginView(WagtailLoginView):
@@ -72,8 +128,8 @@ class AdminLoginView(WagtailLoginView):
 @require_POST
 def logout_view(request):
     logout(request)
-    messages.info(request, "You are logged out.")
-    return redirect("/")
+    messages.info(request, _("You are logged out."))
+    return redirect(_home())
 
 
 # The photo is served from our origin, so the response must never be able to act as a
@@ -121,7 +177,7 @@ def id_photo(request, user_id: int):
 
 class AccountDeleteForm(forms.Form):
     password = forms.CharField(
-        label="Your password, to confirm",
+        label=gettext_lazy("Your password, to confirm"),
         strip=False,
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -129,7 +185,11 @@ class AccountDeleteForm(forms.Form):
 
 
 def _account_page(request, form, status=200, payout_form=None):
-    context = {"form": form, "refusals": user_erasure_refusals(user=request.user)}
+    context = {
+        "form": form,
+        "refusals": user_erasure_refusals(user=request.user),
+        "language_form": LanguageForm(initial={"language": request.user.language}),
+    }
     if receives_payouts(request.user):
         context["payout_form"] = payout_form or PayoutDestinationForm.for_user(request.user)
         context["payout_destination"] = payout_destination_text(request.user)
@@ -161,8 +221,8 @@ def account_delete(request):
             form.add_error(None, error.message)
         return _account_page(request, form, status=error.status)
     logout(request)
-    messages.info(request, "Your account is deleted and your personal data erased.")
-    return redirect("/")
+    messages.info(request, _("Your account is deleted and your personal data erased."))
+    return redirect(_home())
 
 
 @login_required
@@ -171,7 +231,7 @@ def account_sms(request):
     """The "Send me SMS" checkbox of the account page (an unticked box is absent from the form)."""
     enabled = request.POST.get("sms_notifications") == "on"
     user_set_sms_notifications(user=request.user, enabled=enabled)
-    messages.success(request, "SMS updates are on." if enabled else "SMS updates are off; emails still come.")
+    messages.success(request, _("SMS updates are on.") if enabled else _("SMS updates are off; emails still come."))
     return redirect("accounts:account")
 
 
@@ -185,5 +245,5 @@ def account_payout(request):
     if not form.is_valid():
         return _account_page(request, AccountDeleteForm(), status=400, payout_form=form)
     user_set_payout_destination(user=request.user, destination=form.destination, actor=request.user)
-    messages.success(request, f"Payouts will go to {payout_destination_text(request.user)}.")
+    messages.success(request, _("Payouts will go to %(destination)s.") % {"destination": payout_destination_text(request.user)})
     return redirect("accounts:account")

@@ -64,7 +64,8 @@ def manifest(request):
 
 @lru_cache(maxsize=1)
 def _service_worker_source() -> str:
-    shell = ["/offline/", *(static(name) for name in SHELL_STATIC)]
+    # The offline page in both languages: English unprefixed, Kiswahili under /sw/.
+    shell = ["/offline/", "/sw/offline/", *(static(name) for name in SHELL_STATIC)]
     version = hashlib.sha256("\n".join(shell).encode()).hexdigest()[:12]
     return render_to_string("pwa/sw.js", {"shell_urls_json": json.dumps(shell), "version": version})
 

@@ -3,6 +3,8 @@ edge: the phone comes out in Daraja's 2547XXXXXXXX form and the amount as whole 
 within what one STK push takes; who may pay how much is the payment service's decision."""
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core.phones import to_msisdn
 from mpesa.client import MAX_AMOUNT
@@ -13,18 +15,18 @@ class PaymentForm(forms.Form):
     browser (mpesa.site_views.booking_pay). Same fields and messages as the payments API."""
 
     phone_number = forms.CharField(
-        label="M-Pesa phone number", max_length=20,
+        label=_("M-Pesa phone number"), max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
-        help_text="The phone that will get the M-Pesa prompt, e.g. 0712 345 678.",
+        help_text=_("The phone that will get the M-Pesa prompt, e.g. 0712 345 678."),
     )
     amount = forms.IntegerField(
-        label="Amount (KES)",
+        label=_("Amount (KES)"),
         min_value=1,
         max_value=MAX_AMOUNT,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages={
-            "min_value": "Enter a whole number of shillings, at least 1.",
-            "max_value": f"M-Pesa takes at most KES {MAX_AMOUNT:,} in one payment.",
+            "min_value": _("Enter a whole number of shillings, at least 1."),
+            "max_value": format_lazy(_("M-Pesa takes at most KES {limit} in one payment."), limit=f"{MAX_AMOUNT:,}"),
         },
     )
 

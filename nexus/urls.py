@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from wagtail import urls as wagtail_urls
@@ -16,21 +17,14 @@ urlpatterns = [
     # The installable web app (core/pwa.py): at the root, where a service worker must live.
     path("manifest.webmanifest", pwa.manifest, name="pwa_manifest"),
     path("sw.js", pwa.service_worker, name="pwa_service_worker"),
-    path("offline/", pwa.offline, name="pwa_offline"),
     path("favicon.ico", pwa.favicon, name="favicon"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("nexus.api_urls")),
     # Not under /mpesa/: Safaricom refuses callback URLs containing that word.
     path("payments/", include("mpesa.urls")),
-    path("accounts/", include("accounts.urls")),
-    path("bookings/", include("reservations.urls")),
-    # The booking page's pay form and live status: the payments app's, under the booking's path.
-    path("bookings/", include("mpesa.site_urls")),
     # A listing's iCal feed for Airbnb, Booking.com...: the token is the secret (listings.calendar).
     path("calendar/<str:token>.ics", calendar_views.calendar_export, name="calendar_export"),
-    # The link in a co-guest invitation email (reservations.invitations).
-    path("invitations/<str:token>/", reservation_views.invitation_accept, name="invitation_accept"),
     # Ahead of Wagtail's own login view: the same failed-sign-in lock as the site's form.
     path("admin/login/", AdminLoginView.as_view(), name="admin_login"),
     path("admin/", include(wagtailadmin_urls)),
@@ -45,4 +39,16 @@ if settings.MPESA_ENV == "simulator":
 # live outside MEDIA_ROOT altogether (PRIVATE_MEDIA_ROOT).
 urlpatterns.append(path(settings.MEDIA_URL.lstrip("/") + "<path:path>", public_media))
 
-urlpatterns.append(path("", include(wagtail_urls)))
+# The guest's site, in two languages (docs/i18n.md): English at these URLs, Kiswahili under
+# /sw/. Everything above (API, payment callbacks, admin, feeds, the service worker) has one URL.
+urlpatterns += i18n_patterns(
+    path("offline/", pwa.offline, name="pwa_offline"),
+    path("accounts/", include("accounts.urls")),
+    path("bookings/", include("reservations.urls")),
+    # The booking page's pay form and live status: the payments app's, under the booking's path.
+    path("bookings/", include("mpesa.site_urls")),
+    # The link in a co-guest invitation email (reservations.invitations).
+    path("invitations/<str:token>/", reservation_views.invitation_accept, name="invitation_accept"),
+    path("", include(wagtail_urls)),  # last: Wagtail's pages match any path
+    prefix_default_language=False,
+)

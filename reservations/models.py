@@ -3,6 +3,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from listings.pricing import price_lines
 
@@ -16,21 +17,21 @@ REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 class Booking(models.Model):
     class Status(models.TextChoices):
-        PENDING = "PENDING", "Pending payment"
-        PROCESSING = "PROCESSING", "Partly paid"
-        CONFIRMED = "CONFIRMED", "Confirmed"
-        CANCELED = "CANCELED", "Cancelled"
+        PENDING = "PENDING", _("Pending payment")
+        PROCESSING = "PROCESSING", _("Partly paid")
+        CONFIRMED = "CONFIRMED", _("Confirmed")
+        CANCELED = "CANCELED", _("Cancelled")
 
     class CancelKind(models.TextChoices):
         """Why a booking was cancelled. Only PAYMENT_FAILED may be revived (by paying again
         while the dates are free); every other kind, and blank (unknown), is final."""
 
-        PAYMENT_FAILED = "payment_failed", "Payment failed"
-        GUEST = "guest", "Cancelled by the guest"
-        OWNER = "owner", "Cancelled by the owner"
-        STAFF = "staff", "Cancelled by staff"
-        HOLD_EXPIRED = "hold_expired", "Hold expired"
-        BALANCE_DEADLINE = "balance_deadline", "Balance not paid in time"
+        PAYMENT_FAILED = "payment_failed", _("Payment failed")
+        GUEST = "guest", _("Cancelled by the guest")
+        OWNER = "owner", _("Cancelled by the owner")
+        STAFF = "staff", _("Cancelled by staff")
+        HOLD_EXPIRED = "hold_expired", _("Hold expired")
+        BALANCE_DEADLINE = "balance_deadline", _("Balance not paid in time")
 
     reference = models.CharField(max_length=12, unique=True)
     # No index of its own: booking_property_dates starts with property_id and serves every
@@ -113,9 +114,9 @@ class BookingGuest(models.Model):
     """
 
     class Invitation(models.TextChoices):
-        NONE = "none", "Not invited"
-        INVITED = "invited", "Invited"
-        ACCEPTED = "accepted", "Accepted"
+        NONE = "none", _("Not invited")
+        INVITED = "invited", _("Invited")
+        ACCEPTED = "accepted", _("Accepted")
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="guests")
     name = models.CharField(max_length=150)

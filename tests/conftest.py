@@ -4,6 +4,18 @@ from rest_framework.test import APIClient
 from tests.factories import OwnerFactory, StaffFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """Django leaves a request's language active in the thread that served it (the test
+    client runs views in the test's thread), so one /sw/ request would make every later
+    reverse() and page.url in that worker Kiswahili. Each test starts and ends in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
 @pytest.fixture
 def api_client():
     return APIClient()

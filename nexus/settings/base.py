@@ -71,6 +71,10 @@ MIDDLEWARE = [
     "core.middleware.HtmlGZipMiddleware",  # before anything that may change the page
 
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: /sw/... is Kiswahili, unprefixed URLs English (nexus/urls.py, docs/i18n.md).
+    "django.middleware.locale.LocaleMiddleware",
+    # A guest who chose Kiswahili is sent from an English page to its /sw/ twin (core.language).
+    "core.language.LanguagePreferenceMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.middleware.AdminQueryBoundsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -163,7 +167,15 @@ ID_PHOTO_MAX_PIXELS = 40_000_000
 ID_PHOTO_RETENTION_DAYS = int(os.environ.get("ID_PHOTO_RETENTION_DAYS", "365"))
 
 # --- i18n / time ------------------------------------------------------------------
-LANGUAGE_CODE = "en-gb"
+LANGUAGE_CODE = "en"
+# The guest's site is bilingual: English unprefixed, Kiswahili under /sw/ (docs/i18n.md).
+LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Django ships no number or date formats for "sw" (it would print "KES 10800"), and "en" is
+# US-style: both come from nexus/formats so money reads "KES 10,800" and dates "5 Jan 2026".
+FORMAT_MODULE_PATH = ["nexus.formats"]
+# The Wagtail admin is English only, whatever language the guest's site is in.
+WAGTAILADMIN_PERMITTED_LANGUAGES = [("en", "English")]
 TIME_ZONE = "Africa/Nairobi"
 USE_I18N = True
 USE_TZ = True

@@ -9,8 +9,12 @@
 const SHELL_CACHE = "nexus-shell-{{ version }}";
 const PAGES_CACHE = "nexus-pages";
 const SHELL_URLS = {{ shell_urls_json }};
-const OFFLINE_URL = "/offline/";
-const KEPT_PAGES = /^\/bookings\/(\d+\/)?$/;
+// English pages are unprefixed, Kiswahili ones live under /sw/ (docs/i18n.md).
+const KEPT_PAGES = /^\/(sw\/)?bookings\/(\d+\/)?$/;
+
+function offlineUrlFor(pathname) {
+  return pathname.startsWith("/sw/") ? "/sw/offline/" : "/offline/";
+}
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL_URLS)).then(() => self.skipWaiting()));
@@ -32,7 +36,8 @@ self.addEventListener("message", (event) => {
 
 async function keptPageOrOffline(request) {
   const kept = await caches.match(request, { cacheName: PAGES_CACHE });
-  return kept || (await caches.match(OFFLINE_URL, { cacheName: SHELL_CACHE })) || Response.error();
+  const offline = offlineUrlFor(new URL(request.url).pathname);
+  return kept || (await caches.match(offline, { cacheName: SHELL_CACHE })) || Response.error();
 }
 
 async function networkFirstKeeping(request) {
@@ -58,7 +63,7 @@ self.addEventListener("fetch", (event) => {
     if (KEPT_PAGES.test(url.pathname)) {
       event.respondWith(networkFirstKeeping(request));
     } else {
-      event.respondWith(fetch(request).catch(() => caches.match(OFFLINE_URL, { cacheName: SHELL_CACHE })));
+      event.respondWith(fetch(request).catch(() => caches.match(offlineUrlFor(url.pathname), { cacheName: SHELL_CACHE })));
     }
     return;
   }
