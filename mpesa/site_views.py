@@ -15,17 +15,19 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext as _, gettext_lazy
 
 from core.exceptions import ApplicationError
 from mpesa.apis import BookingPaymentCreateApi
 from mpesa.forms import PaymentForm
 from mpesa.selectors import payment_get_for_user
-from mpesa.site_context import booking_refunds, payment_progress, refunds_summary
+from mpesa.site_context import booking_payments, booking_refunds, payment_progress, refunds_summary
 from mpesa.start import payment_start
 from reservations.selectors import booking_get_for_user
-from reservations.site_context import booking_page_context, booking_status_data
+from reservations.site_context import booking_check_in_html, booking_page_context, booking_status_data
 
-THROTTLED_MESSAGE = "Too many payment requests in a short time. Please wait a minute and try again."
+THROTTLED_MESSAGE = gettext_lazy("Too many payment requests in a short time. Please wait a minute and try again.")
+NO_SUCH_PAYMENT = gettext_lazy("No such payment.")
 
 
 @never_cache
@@ -35,7 +37,11 @@ def booking_status(request, booking_id: int):
     """What the booking page's live panel polls: the booking's figures, its refunds if it
     has any and, with ?payment=<id>, where that payment has got to, in plain words."""
     booking = booking_get_for_user(user=request.user, booking_id=booking_id)
-    data = {"booking": booking_status_data(booking)}
+    data = {"booking": booking_status_data(booking), "payments": booking_payments(booking)}
+    check_in_html = booking_check_in_html(request=request, booking=booking)
+    if check_in_html:
+        # Confirmed while the page was open: the check-in section it did not have yet.
+        data["check_in_html"] = check_in_html
     refunds = booking_refunds(booking)
     if refunds:
         # A cancelled booking's refunds, until they land (the page keeps polling while any is open).
@@ -46,9 +52,9 @@ def booking_status(request, booking_id: int):
         try:
             payment = payment_get_for_user(user=request.user, payment_id=int(payment_id))
         except (ValueError, Http404):
-            return JsonResponse({"detail": "No such payment.", "code": "not_found"}, status=404)
+            return JsonResponse({"detail": str(NO_SUCH_PAYMENT), "code": "not_found"}, status=404)
         if payment.booking_id != booking.pk:
-            return JsonResponse({"detail": "No such payment.", "code": "not_found"}, status=404)
+            return JsonResponse({"detail": str(NO_SUCH_PAYMENT), "code": "not_found"}, status=404)
         data["payment"] = payment_progress(payment)
     return JsonResponse(data)
 
@@ -94,7 +100,7 @@ def booking_pay(request, booking_id: int):
                 return HttpResponseRedirect(f"{url}?{urlencode({'payment': payment.pk})}#pay")
     if wants_json:
         errors = {field: list(messages) for field, messages in form.errors.items() if field != "__all__"}
-        detail = " ".join(form.non_field_errors()) or "Please correct the highlighted fields."
+        detail = " ".join(form.non_field_errors()) or _("Please correct the highlighted fields.")
         return JsonResponse({"detail": detail, "code": code, "errors": errors}, status=status)
     booking.refresh_from_db()
     context = booking_page_context(request=request, booking=booking, payment_form=form)

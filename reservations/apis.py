@@ -3,7 +3,7 @@
 import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -15,6 +15,7 @@ from core.pagination import paginate, paginated_schema
 from core.phones import to_msisdn
 from core.throttling import WindowRateThrottle
 from listings.models import PropertyPage
+from reservations.check_in import booking_check_in_details
 from reservations.guest_cancellation import booking_policy, guest_cancellation
 from reservations.invitations import booking_invitation_accept
 from reservations.models import BookingGuest
@@ -174,6 +175,34 @@ class BookingOutputSerializer(serializers.Serializer):
         )
 
 
+class CheckInDetailsSerializer(serializers.Serializer):
+    """What a guest needs to arrive (reservations.check_in), given once the booking is CONFIRMED."""
+
+    address = serializers.CharField(help_text="Street address; \"\" when the listing has none.")
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True, help_text="Approximate.")
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True, help_text="Approximate.")
+    directions_url = serializers.URLField(allow_blank=True)
+    host_name = serializers.CharField()
+    host_phone = serializers.CharField(help_text="E.164, e.g. +254712345678; \"\" when unknown.")
+    instructions = serializers.CharField(allow_blank=True)
+
+
+class BookingDetailOutputSerializer(BookingOutputSerializer):
+    """One booking (GET /api/bookings/{id}/): the booking object plus its check-in details."""
+
+    check_in_details = serializers.SerializerMethodField(
+        help_text="Address, host and check-in instructions; null until the booking is CONFIRMED."
+    )
+
+    def to_representation(self, booking):
+        return {**super().to_representation(booking), "check_in_details": self.get_check_in_details(booking)}
+
+    @extend_schema_field(CheckInDetailsSerializer(allow_null=True))
+    def get_check_in_details(self, booking) -> dict | None:
+        details = booking_check_in_details(booking=booking)
+        return CheckInDetailsSerializer(details).data if details is not None else None
+
+
 def _min_deposit_percent(booking) -> int | None:
     # A booking just created carries its listing's deposit (booking_create); others have the
     # listing loaded with them (booking_list_for_user).
@@ -267,11 +296,11 @@ class BookingListCreateApi(APIView):
 
 class BookingDetailApi(APIView):
     @extend_schema(
-        responses={200: BookingOutputSerializer, 401: ERROR_RESPONSE, 404: ERROR_RESPONSE}, tags=["bookings"]
+        responses={200: BookingDetailOutputSerializer, 401: ERROR_RESPONSE, 404: ERROR_RESPONSE}, tags=["bookings"]
     )
     def get(self, request, booking_id: int):
         booking = booking_get_for_user(user=request.user, booking_id=booking_id)
-        return Response(BookingOutputSerializer(booking, context={"request": request}).data)
+        return Response(BookingDetailOutputSerializer(booking, context={"request": request}).data)
 
 
 class BookingCancellationApi(APIView):

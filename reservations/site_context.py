@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from reservations.deadlines import booking_balance_due_by
 from reservations.forms import CoGuestAddForm
+from reservations.check_in import booking_check_in_details
 from reservations.guest_cancellation import guest_cancellation
 from reservations.models import Booking
 from reservations.services import booking_is_revivable
@@ -95,42 +98,65 @@ def status_notice(booking) -> str:
     """A sentence under the status badge saying what happens next."""
     if booking.status == Booking.Status.CONFIRMED:
         if booking.check_out <= timezone.localdate():
-            return "Fully paid. We hope you enjoyed your stay!"
-        return "Fully paid. Your stay is confirmed. See you soon!"
+            return _("Fully paid. We hope you enjoyed your stay!")
+        return _("Fully paid. Your stay is confirmed. See you soon!")
     if booking.status == Booking.Status.PROCESSING:
         due_by = booking_balance_due_by(check_in=booking.check_in, booking_date=booking.booking_date)
-        return (
-            f"Deposit received. KES {booking.balance_due:,} is still to pay by {due_by:%d %b %Y, %H:%M}; "
-            "unpaid by then, the booking is cancelled."
-        )
+        return _(
+            "Deposit received. KES %(balance)s is still to pay by %(due_by)s; unpaid by then, the booking is cancelled."
+        ) % {"balance": f"{booking.balance_due:,}",
+             "due_by": formats.date_format(due_by, "d M Y, H:i")}
     if booking.status == Booking.Status.PENDING:
         seconds = hold_seconds_left(booking)
         if seconds == 0:
-            return ("Your hold on these dates has run out. If nobody else has booked them, a payment "
-                    "still secures them; otherwise the booking will be cancelled.")
-        return "Not paid yet. Pay a deposit or the full amount to secure these dates."
+            return _("Your hold on these dates has run out. If nobody else has booked them, a payment "
+                     "still secures them; otherwise the booking will be cancelled.")
+        if booking.property.min_deposit_percent >= 100:
+            return _("Not paid yet. Pay the full amount to secure these dates.")
+        return _("Not paid yet. Pay a deposit or the full amount to secure these dates.")
     return cancel_explanation(booking)
 
 
 def cancel_explanation(booking) -> str:
     reason = (booking.cancel_reason or "").lower()
     if "hold" in reason or "expire" in reason:
-        why = (f"The {settings.BOOKING_HOLD_MINUTES}-minute hold ran out before a payment came through, "
-               "so the dates were released.")
+        why = _("The %(minutes)s-minute hold ran out before a payment came through, so the dates were released.") % {
+            "minutes": settings.BOOKING_HOLD_MINUTES}
     elif "payment" in reason or "fail" in reason:
-        why = "The payment didn't go through and nothing had been paid, so the booking was cancelled and the dates released."
+        why = _("The payment didn't go through and nothing had been paid, so the booking was cancelled and the dates released.")
     elif "guest" in reason:
-        why = "You cancelled this booking and the dates were released."
+        why = _("You cancelled this booking and the dates were released.")
     elif booking.cancel_reason:
-        why = f"This booking was cancelled: {booking.cancel_reason}."
+        why = _("This booking was cancelled: %(reason)s.") % {"reason": booking.cancel_reason}
     else:
-        why = "This booking was cancelled and the dates were released."
-    return why + " If the dates are still free you can book them again."
+        why = _("This booking was cancelled and the dates were released.")
+    return why + " " + _("If the dates are still free you can book them again.")
 
 
 def retry_explanation() -> str:
-    return ("The payment didn't go through, so these dates are no longer held for you. Pay now to try "
-            "again: if nobody has booked them meanwhile, your booking comes straight back.")
+    return _("The payment didn't go through, so these dates are no longer held for you. Pay now to try "
+             "again: if nobody has booked them meanwhile, your booking comes straight back.")
+
+
+def display_phone(e164: str) -> str:
+    """+254712345678 -> 0712 345 678, the way Kenyans write a number."""
+    if e164.startswith("+254") and len(e164) == 13:
+        national = "0" + e164[4:]
+        return f"{national[:4]} {national[4:7]} {national[7:]}"
+    return e164
+
+
+def booking_check_in_html(*, request, booking) -> str:
+    """The check-in section of a CONFIRMED booking's page, "" for any other (reservations.check_in):
+    the page shows it at load, and its script asks for it when a payment confirms the booking."""
+    details = booking_check_in_details(booking=booking)
+    if details is None:
+        return ""
+    return render_to_string(
+        "reservations/includes/check_in.html",
+        {"check_in": details, "check_in_phone_display": display_phone(details.host_phone), "property_page": booking.property},
+        request=request,
+    )
 
 
 def booking_status_data(booking) -> dict:
@@ -184,13 +210,21 @@ def booking_page_context(*, request, booking, guest_form=None, **part_options) -
         "can_cancel": bool(cancellation and cancellation.allowed),
         "policy_text": property_page.get_cancellation_policy_display(),
         "status": status,
+        "check_in_html": booking_check_in_html(request=request, booking=booking),
         "main_parts": [],
         "side_parts": [],
         "page_config": {
             "bookingId": booking.pk,
             "holdSecondsLeft": status["hold_seconds_left"],
             "status": booking.status,
+            "amountPaid": booking.amount_paid,
             "cancellationUrl": reverse("booking-cancellation", args=[booking.pk]),
+            "text": {
+                "statusSummary": _("Booking status: %(status)s. Paid %(paid)s, balance %(balance)s."),
+                "cancelRefused": _("This booking can't be cancelled right now."),
+                "cancelYes": _("Yes, cancel"),
+                "cancelYesRefund": _("Yes, cancel and refund %(amount)s"),
+            },
         },
     }
     for provider in _booking_page_parts:

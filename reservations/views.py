@@ -8,17 +8,21 @@ price, who may pay how much) is the services' and selectors'. Failures come back
 as plain words on the page, never as an error page.
 """
 
+import secrets
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _, gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from core.exceptions import ApplicationError
@@ -39,11 +43,14 @@ from reservations.forms import (
 from reservations.selectors import booking_get_for_user, booking_list_for_user
 from reservations.site_context import booking_page_context, my_bookings_context
 
-BOOKING_THROTTLED_MESSAGE = (
+# Set once a kept draft has been booked: {"token", "booking"}, so its link opens that booking.
+RESUMED_SESSION_KEY = "booking_draft_resumed"
+
+BOOKING_THROTTLED_MESSAGE = gettext_lazy(
     "Too many bookings from your account in a short time. Please wait a while and try again, "
     "or finish paying for the bookings you already have."
 )
-DATES_TAKEN_MESSAGE = (
+DATES_TAKEN_MESSAGE = gettext_lazy(
     "Sorry, some of those nights have just been booked by someone else. "
     "The calendar below shows what is still free: please choose other dates."
 )
@@ -86,21 +93,33 @@ def booking_create(request):
     try:
         property_id = int(request.POST.get("property", ""))
     except ValueError:
-        raise Http404("No such property.") from None
+        raise Http404(_("No such property.")) from None
     page = property_get_public(property_id=property_id)
 
     if not request.user.is_authenticated:
-        # Keep what they typed: the login/sign-up page sends them back to the filled-in form.
-        # Dates and party size travel in the URL; co-guests' names and contacts stay in
-        # the session (login keeps its data), out of URLs, logs and browser history.
-        carried = {key: request.POST[key] for key in ("check_in", "check_out", "guests") if request.POST.get(key)}
-        request.session[BOOKING_DRAFT_SESSION_KEY] = {"property": page.pk, "co_guests": _typed_co_guests(request.POST)}
-        back = f"{page.url}?{urlencode(carried)}#book"
-        messages.info(request, "Log in or create an account to book. We kept your dates.")
-        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': back})}")
+        # Keep what they typed in the session (co-guests' names and contacts stay out of
+        # URLs, logs and browser history; login keeps the session's data) and come back to
+        # the resume view once they have logged in or signed up: it books with the same
+        # checks as here. The one-time token in its URL is what makes that GET safe.
+        token = secrets.token_urlsafe(16)
+        request.session[BOOKING_DRAFT_SESSION_KEY] = {
+            "property": page.pk,
+            "co_guests": _typed_co_guests(request.POST),
+            "stay": {key: str(request.POST.get(key, ""))[:20] for key in ("check_in", "check_out", "guests")},
+            "token": token,
+        }
+        messages.info(request, _("Log in or create an account to book. We kept your dates."))
+        resume = f"{reverse('reservations:booking_resume')}?{urlencode({'token': token})}"
+        return redirect(f"{reverse('accounts:login')}?{urlencode({'next': resume})}")
 
-    form = BookingRequestForm(request.POST, property=page)
-    coguests = co_guest_formset(data=request.POST)
+    return _book_from_form(request, page, request.POST)
+
+
+def _book_from_form(request, page, data):
+    """Validate the booking box's data, book, and open the booking page; or show the property
+    page again with what was typed and why it was refused. (booking_create and booking_resume.)"""
+    form = BookingRequestForm(data, property=page)
+    coguests = co_guest_formset(data=data)
     if _booking_throttled(request):
         form.is_valid()  # the page shows again with what was typed
         form.add_error(None, BOOKING_THROTTLED_MESSAGE)
@@ -113,7 +132,8 @@ def booking_create(request):
         if len(guests) != form.cleaned_data["guests"] - 1:
             form.add_error(
                 None,
-                f"You chose {form.cleaned_data['guests']} guests: add the name of each person travelling with you.",
+                _("You chose %(count)s guests: add the name of each person travelling with you.")
+                % {"count": form.cleaned_data["guests"]},
             )
         else:
             try:
@@ -132,10 +152,78 @@ def booking_create(request):
             else:
                 request.session.pop(BOOKING_DRAFT_SESSION_KEY, None)
                 minutes = _hold_minutes(booking)
-                hold = f" We're holding these dates for {minutes} minutes." if minutes else ""
-                messages.success(request, f"Booking {booking.reference} created.{hold} Pay a deposit or the full amount to secure it.")
+                if minutes:
+                    text = _("Booking %(reference)s created. We're holding these dates for %(minutes)s minutes.")
+                else:
+                    text = _("Booking %(reference)s created.")
+                messages.success(request, text % {"reference": booking.reference, "minutes": minutes})
                 return redirect("reservations:booking_detail", booking_id=booking.pk)
     return _render_property_with_form(request, page, form, coguests, status=status)
+
+
+@never_cache
+@login_required
+@require_GET
+def booking_resume(request):
+    """Where log-in or sign-up sends a guest who pressed Reserve while logged out: books the
+    stay kept in the session (booking_create's checks and service) and opens the booking page.
+
+    A GET that writes, so it only acts with the one-time token the draft was stored with
+    (another site cannot know it) and consumes the draft before booking: at most one
+    booking per draft. A second visit with the same token goes to that booking; if the
+    dates were taken meanwhile, the property page comes back filled in, with the reason.
+    """
+    token = request.GET.get("token", "")
+    done = request.session.get(RESUMED_SESSION_KEY) or {}
+    if token and done.get("token") == token:
+        return redirect("reservations:booking_detail", booking_id=done["booking"])
+    draft = request.session.get(BOOKING_DRAFT_SESSION_KEY) or {}
+    if not token or not constant_time_compare(str(draft.get("token", "")), token):
+        messages.info(request, _("There is no booking waiting to be confirmed. Choose your dates and press Reserve."))
+        return redirect(reverse("reservations:my_bookings"))
+    try:
+        page = property_get_public(property_id=int(draft.get("property")))
+    except (TypeError, ValueError, Http404):
+        request.session.pop(BOOKING_DRAFT_SESSION_KEY, None)
+        messages.error(request, _("Sorry, that place can no longer be booked."))
+        return redirect("/")
+    # Claimed once, across processes (the shared cache), before anything is written: a
+    # double-loaded page or a replayed redirect finds the claim taken and waits for the booking.
+    if not cache.add(f"booking-resume:{token}", True, timeout=600):
+        return redirect(reverse("reservations:my_bookings"))
+    # The token is spent; what was typed stays for the property page if booking fails.
+    request.session[BOOKING_DRAFT_SESSION_KEY] = {key: value for key, value in draft.items() if key != "token"}
+    response = _book_from_form(request, page, _draft_as_form_data(draft))
+    booking_id = _booking_id_from(response.url) if response.status_code == 302 else None
+    if booking_id:
+        request.session[RESUMED_SESSION_KEY] = {"token": token, "booking": booking_id}
+    return response
+
+
+def _draft_as_form_data(draft: dict) -> QueryDict:
+    """The kept draft as the booking box would post it."""
+    data = QueryDict(mutable=True)
+    stay = draft.get("stay") or {}
+    data.update({"property": str(draft.get("property", "")), **{k: str(v) for k, v in stay.items()}})
+    rows = draft.get("co_guests") or []
+    data.update({
+        f"{CO_GUEST_PREFIX}-TOTAL_FORMS": str(len(rows)),
+        f"{CO_GUEST_PREFIX}-INITIAL_FORMS": "0",
+        f"{CO_GUEST_PREFIX}-MIN_NUM_FORMS": "0",
+        f"{CO_GUEST_PREFIX}-MAX_NUM_FORMS": str(MAX_CO_GUEST_ROWS),
+    })
+    for index, row in enumerate(rows):
+        for key in ("name", "email", "phone_number"):
+            data[f"{CO_GUEST_PREFIX}-{index}-{key}"] = str(row.get(key, ""))
+    return data
+
+
+def _booking_id_from(url: str) -> int | None:
+    try:
+        match = resolve(url)
+    except Resolver404:
+        return None
+    return match.kwargs.get("booking_id") if match.url_name == "booking_detail" else None
 
 
 def _booking_throttled(request) -> bool:
@@ -196,8 +284,11 @@ def booking_guest_add(request, booking_id: int):
         except (DrfValidationError, DjangoValidationError) as error:
             _add_errors(form, _error_messages(error))
         else:
-            invited = " We emailed them an invitation to join it." if guest.invited_at else ""
-            messages.success(request, f"{guest.name} added to your booking.{invited}")
+            if guest.invited_at:
+                text = _("%(name)s added to your booking. We emailed them an invitation to join it.")
+            else:
+                text = _("%(name)s added to your booking.")
+            messages.success(request, text % {"name": guest.name})
             return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
     context = booking_page_context(request=request, booking=booking, guest_form=form)
     return render(request, "reservations/booking_detail.html", context, status=400)
@@ -212,7 +303,7 @@ def booking_guest_remove(request, booking_id: int, guest_id: int):
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{guest.name} removed from your booking.")
+        messages.success(request, _("%(name)s removed from your booking.") % {"name": guest.name})
     return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
 
 
@@ -226,7 +317,7 @@ def booking_guest_invite(request, booking_id: int, guest_id: int):
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"We sent {guest.name} a new invitation. Earlier links no longer work.")
+        messages.success(request, _("We sent %(name)s a new invitation. Earlier links no longer work.") % {"name": guest.name})
     return redirect(f"{reverse('reservations:booking_detail', args=[booking.pk])}#guests")
 
 
@@ -243,7 +334,7 @@ def invitation_accept(request, token: str):
         guest = invitation_get(token=token)
         if request.method == "POST":
             booking = booking_invitation_accept(token=token, user=request.user)
-            messages.success(request, f"You have joined booking {booking.reference}.")
+            messages.success(request, _("You have joined booking %(reference)s.") % {"reference": booking.reference})
             return redirect("reservations:booking_detail", booking_id=booking.pk)
     except ApplicationError as error:
         return render(request, "reservations/invitation.html", {"error": error.message}, status=error.status)
@@ -263,7 +354,7 @@ def booking_cancel(request, booking_id: int):
     booking = booking_get_for_user(user=request.user, booking_id=booking_id)
     detail = reverse("reservations:booking_detail", args=[booking.pk])
     if booking.primary_guest_id != request.user.pk:
-        messages.error(request, "Only the guest who made the booking can cancel it.")
+        messages.error(request, _("Only the guest who made the booking can cancel it."))
         return redirect(detail)
     quote = guest_cancellation(booking)
     if request.method == "GET" or not quote.allowed:
@@ -273,7 +364,7 @@ def booking_cancel(request, booking_id: int):
         return _cancel_confirmation(request, booking, quote)
     expected = request.POST.get("expected_refund", "").strip()
     if booking.amount_paid and expected != str(quote.terms.refund_amount):
-        changed = "" if not expected else (
+        changed = "" if not expected else _(
             "The refund has changed since the page was opened. Please check the new amount before you confirm."
         )
         return _cancel_confirmation(request, booking, quote, changed=changed, status=409 if expected else 200)
@@ -286,11 +377,14 @@ def booking_cancel(request, booking_id: int):
     if refund:
         messages.success(
             request,
-            f"Booking {booking.reference} is cancelled and the dates are released. "
-            f"KES {refund:,} is being refunded to the phone that paid.",
+            _("Booking %(reference)s is cancelled and the dates are released. "
+              "KES %(refund)s is being refunded to the phone that paid.")
+            % {"reference": booking.reference, "refund": f"{refund:,}"},
         )
     else:
-        messages.success(request, f"Booking {booking.reference} is cancelled and the dates are released.")
+        messages.success(
+            request, _("Booking %(reference)s is cancelled and the dates are released.") % {"reference": booking.reference}
+        )
     return redirect(f"{detail}#refunds" if refund else detail)
 
 

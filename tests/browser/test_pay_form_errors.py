@@ -28,10 +28,10 @@ def test_a_missing_phone_number_marks_the_field_invalid_links_the_message_and_fo
     expect(phone).to_have_attribute("aria-invalid", "true")
     expect(phone).to_be_focused()
     described = phone.get_attribute("aria-describedby").split()
-    assert "pay-phone_number-error" in described
+    assert "id_phone_number_error" in described
     for element_id in described:  # every reference resolves: no broken links
         assert page.locator(f"#{element_id}").count() == 1, element_id
-    expect(page.locator("#pay-phone_number-error")).to_have_text("Enter the M-Pesa phone number to send the prompt to.")
+    expect(page.locator("#id_phone_number_error")).to_have_text("Enter the M-Pesa phone number to send the prompt to.")
 
     # Fixing it clears the mark on the next try.
     phone.fill("0712345678")

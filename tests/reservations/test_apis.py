@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from mpesa.models import Payment
-from reservations.apis import BookingOutputSerializer
+from reservations.apis import BookingDetailOutputSerializer, BookingOutputSerializer
 from reservations.models import Booking, BookingGuest
 from reservations.selectors import booking_get_for_user
 from tests.factories import UserFactory, future_date, make_booking, make_property, recompute_booking_money
@@ -118,8 +118,12 @@ def test_hand_written_representation_matches_the_declared_fields(guest):
         generic = json.loads(
             json.dumps(serializers.Serializer.to_representation(BookingOutputSerializer(context=context), booking))
         )
+        generic_detail = json.loads(
+            json.dumps(serializers.Serializer.to_representation(BookingDetailOutputSerializer(context=context), booking))
+        )
         detail = client_for(guest).get(f"{BOOKINGS}{booking_id}/").json()
-        assert detail == generic
+        # The detail is the booking object plus its check-in details (null until CONFIRMED).
+        assert detail == generic_detail == {**generic, "check_in_details": detail["check_in_details"]}
         if answer is not None:
             assert answer == generic
     assert generic["hold_expires_at"] is None and generic["status"] == "CONFIRMED"
@@ -282,8 +286,8 @@ def test_another_users_booking_is_404(guest):
 def test_detail_returns_one_booking(guest):
     booking = make_booking(guest=guest)
     data = client_for(guest).get(f"{BOOKINGS}{booking.pk}/").json()
-    assert set(data) == BOOKING_FIELDS
-    assert data["reference"] == booking.reference
+    assert set(data) == BOOKING_FIELDS | {"check_in_details"}
+    assert data["reference"] == booking.reference and data["check_in_details"] is None
 
 
 def test_cancel_an_unpaid_booking(guest):
