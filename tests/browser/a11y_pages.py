@@ -105,7 +105,7 @@ def guest_pages(live_site) -> GuestSite:
         GuestPage("home", "/", who="anonymous"),
         GuestPage("search-results", f"/stays/?location=Watamu&check_in={future_date(90)}&check_out={future_date(93)}&guests=2", who="anonymous"),
         GuestPage("search-no-results", "/stays/?location=Atlantis", who="anonymous"),
-        GuestPage("search-invalid", f"/stays/?check_in={check_out}&check_out={check_in}&guests=abc", who="anonymous"),
+        GuestPage("search-invalid", f"/stays/?check_in={check_out}&check_out={check_in}&guests=abc", who="anonymous", status=400),
         GuestPage("property", place.url, who="anonymous"),
         GuestPage("login", "/accounts/login/", who="anonymous"),
         GuestPage("login-wrong-password", "/accounts/login/", who="anonymous", action=_wrong_password),
