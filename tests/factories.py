@@ -191,3 +191,21 @@ def recompute_booking_money(booking_id: int) -> None:
 
     with transaction.atomic():
         booking_money_changed(booking=booking_lock(booking_id=booking_id), money=booking_money_of(booking_id=booking_id))
+
+
+def booking_form_data(prop, *, check_in, nights=3, guests=1, co_guests=()) -> dict:
+    """What the property page's booking box posts to /bookings/new/ (with its co-guest formset)."""
+    data = {
+        "property": prop.pk,
+        "check_in": check_in.isoformat(),
+        "check_out": (check_in + dt.timedelta(days=nights)).isoformat(),
+        "guests": guests,
+        "guest-TOTAL_FORMS": len(co_guests),
+        "guest-INITIAL_FORMS": 0,
+        "guest-MIN_NUM_FORMS": 0,
+        "guest-MAX_NUM_FORMS": 1000,
+    }
+    for index, row in enumerate(co_guests):
+        for key, value in row.items():
+            data[f"guest-{index}-{key}"] = value
+    return data

@@ -11,26 +11,9 @@ from django.urls import reverse
 from reservations.models import Booking
 from reservations.views import DATES_TAKEN_MESSAGE, RESUMED_SESSION_KEY
 from reservations.forms import BOOKING_DRAFT_SESSION_KEY
-from tests.factories import DEFAULT_PASSWORD, UserFactory, future_date, make_booking, make_property
+from tests.factories import DEFAULT_PASSWORD, UserFactory, booking_form_data, future_date, make_booking, make_property
 
 pytestmark = pytest.mark.django_db
-
-
-def _booking_post(prop, *, check_in, nights=3, guests=1, co_guests=()):
-    data = {
-        "property": prop.pk,
-        "check_in": check_in.isoformat(),
-        "check_out": (check_in + dt.timedelta(days=nights)).isoformat(),
-        "guests": guests,
-        "guest-TOTAL_FORMS": len(co_guests),
-        "guest-INITIAL_FORMS": 0,
-        "guest-MIN_NUM_FORMS": 0,
-        "guest-MAX_NUM_FORMS": 1000,
-    }
-    for index, row in enumerate(co_guests):
-        for key, value in row.items():
-            data[f"guest-{index}-{key}"] = value
-    return data
 
 
 @pytest.fixture
@@ -40,7 +23,7 @@ def prop(site_tree):
 
 def _reserve_logged_out(client, prop, check_in, **kwargs) -> str:
     """Press Reserve while logged out; returns the resume URL the login page will go to."""
-    response = client.post("/bookings/new/", _booking_post(prop, check_in=check_in, **kwargs))
+    response = client.post("/bookings/new/", booking_form_data(prop, check_in=check_in, **kwargs))
     assert response.status_code == 302
     login = urlparse(response["Location"])
     assert login.path == reverse("accounts:login")
@@ -151,7 +134,7 @@ def test_resume_is_get_only_and_needs_login(client, prop):
 
 def test_logged_out_reserve_is_csrf_protected(prop):
     csrf_client = Client(enforce_csrf_checks=True)
-    response = csrf_client.post("/bookings/new/", _booking_post(prop, check_in=future_date(30)))
+    response = csrf_client.post("/bookings/new/", booking_form_data(prop, check_in=future_date(30)))
     assert response.status_code == 403
     assert BOOKING_DRAFT_SESSION_KEY not in csrf_client.session
 

@@ -11,26 +11,9 @@ from django.utils import timezone
 
 from reservations.models import Booking, BookingGuest
 from reservations.views import DATES_TAKEN_MESSAGE
-from tests.factories import DEFAULT_PASSWORD, UserFactory, future_date, make_booking, make_property
+from tests.factories import DEFAULT_PASSWORD, UserFactory, booking_form_data, future_date, make_booking, make_property
 
 pytestmark = pytest.mark.django_db
-
-
-def _booking_post(prop, *, check_in, nights=3, guests=1, co_guests=()):
-    data = {
-        "property": prop.pk,
-        "check_in": check_in.isoformat(),
-        "check_out": (check_in + dt.timedelta(days=nights)).isoformat(),
-        "guests": guests,
-        "guest-TOTAL_FORMS": len(co_guests),
-        "guest-INITIAL_FORMS": 0,
-        "guest-MIN_NUM_FORMS": 0,
-        "guest-MAX_NUM_FORMS": 1000,
-    }
-    for index, row in enumerate(co_guests):
-        for key, value in row.items():
-            data[f"guest-{index}-{key}"] = value
-    return data
 
 
 @pytest.fixture
@@ -45,7 +28,7 @@ def test_booking_needs_login_and_then_books_the_kept_draft(client, prop):
     """Reserve while logged out keeps the draft; log-in goes straight on to the booking
     (the resume flow itself: tests/reservations/test_booking_resume.py)."""
     check_in = future_date(30)
-    response = client.post("/bookings/new/", _booking_post(prop, check_in=check_in, guests=2, co_guests=[{"name": "Achieng Otieno"}]))
+    response = client.post("/bookings/new/", booking_form_data(prop, check_in=check_in, guests=2, co_guests=[{"name": "Achieng Otieno"}]))
 
     assert response.status_code == 302
     login = urlparse(response["Location"])
@@ -80,7 +63,7 @@ def test_booking_with_a_co_guest_creates_it_and_opens_the_booking_page(client, p
 
     response = client.post(
         "/bookings/new/",
-        _booking_post(prop, check_in=check_in, guests=2, co_guests=[{"name": "Achieng Otieno", "email": "Achieng@Example.com"}]),
+        booking_form_data(prop, check_in=check_in, guests=2, co_guests=[{"name": "Achieng Otieno", "email": "Achieng@Example.com"}]),
     )
 
     booking = Booking.objects.get()
@@ -103,7 +86,7 @@ def test_booking_with_a_co_guest_creates_it_and_opens_the_booking_page(client, p
 
 def test_party_size_without_names_is_explained(client, prop):
     client.force_login(UserFactory())
-    response = client.post("/bookings/new/", _booking_post(prop, check_in=future_date(10), guests=3, co_guests=[{"name": "One"}]))
+    response = client.post("/bookings/new/", booking_form_data(prop, check_in=future_date(10), guests=3, co_guests=[{"name": "One"}]))
     assert response.status_code == 400
     html = response.content.decode()
     assert "You chose 3 guests: add the name of each person travelling with you." in html
@@ -114,7 +97,7 @@ def test_party_size_without_names_is_explained(client, prop):
 
 def test_co_guest_row_without_a_name_is_refused(client, prop):
     client.force_login(UserFactory())
-    response = client.post("/bookings/new/", _booking_post(prop, check_in=future_date(10), guests=2, co_guests=[{"name": "", "email": "x@example.com"}]))
+    response = client.post("/bookings/new/", booking_form_data(prop, check_in=future_date(10), guests=2, co_guests=[{"name": "", "email": "x@example.com"}]))
     assert response.status_code == 400
     assert "Enter this guest&#x27;s name." in response.content.decode()
 
@@ -124,7 +107,7 @@ def test_taken_dates_are_refused_with_a_clear_message_not_an_error_page(client, 
     make_booking(property=prop, check_in=check_in + dt.timedelta(days=1), nights=2, status="PROCESSING")
     client.force_login(UserFactory())
 
-    response = client.post("/bookings/new/", _booking_post(prop, check_in=check_in, nights=3))
+    response = client.post("/bookings/new/", booking_form_data(prop, check_in=check_in, nights=3))
 
     assert response.status_code == 409
     html = response.content.decode()
@@ -143,7 +126,7 @@ def test_taken_dates_are_refused_with_a_clear_message_not_an_error_page(client, 
 def test_service_refusals_show_on_the_form(client, prop, check_in_days, nights, message):
     client.force_login(UserFactory())
     check_in = timezone.localdate() + dt.timedelta(days=check_in_days)
-    response = client.post("/bookings/new/", _booking_post(prop, check_in=check_in, nights=nights))
+    response = client.post("/bookings/new/", booking_form_data(prop, check_in=check_in, nights=nights))
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not Booking.objects.exists()
@@ -151,7 +134,7 @@ def test_service_refusals_show_on_the_form(client, prop, check_in_days, nights, 
 
 def test_party_over_capacity_is_refused(client, prop):
     client.force_login(UserFactory())
-    data = _booking_post(prop, check_in=future_date(10), guests=3, co_guests=[{"name": "A"}, {"name": "B"}, {"name": "C"}])
+    data = booking_form_data(prop, check_in=future_date(10), guests=3, co_guests=[{"name": "A"}, {"name": "B"}, {"name": "C"}])
     data["guests"] = 4  # not offered by the form (max_guests is 3)
     response = client.post("/bookings/new/", data)
     assert response.status_code == 400
