@@ -3,7 +3,6 @@ See docs/api.md "Properties"."""
 
 import datetime as dt
 
-from django.core.paginator import Paginator
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -17,13 +16,11 @@ from core.pagination import StandardPagination, paginated_schema
 from listings.models import PropertyPage
 from listings.selectors import (
     THUMBNAIL_SPEC,
+    PropertySearchResults,
     amenity_list,
     page_url_resolver,
     property_attach_summaries,
-    property_count_available,
     property_get_public,
-    property_list_available,
-    property_list_summaries,
     property_photo_urls,
     property_price_rules,
     property_rendition_url,
@@ -67,23 +64,6 @@ class PropertyListItemSerializer(serializers.Serializer):
 
     def get_thumbnail(self, page) -> str | None:
         return _absolute(self.context["request"], property_thumbnail_url(page))
-
-
-class _CountedPaginator(Paginator):
-    """Django's paginator with a count computed beforehand, by property_count_available,
-    instead of `queryset.count()`: the same number, without probing every listing."""
-
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self.count = count  # replaces the cached_property for this instance
-
-
-class PropertySearchPagination(StandardPagination):
-    def __init__(self, *, count: int):
-        self.known_count = count
-
-    def django_paginator_class(self, object_list, per_page):
-        return _CountedPaginator(object_list, per_page, count=self.known_count)
 
 
 class PropertyListApi(APIView):
@@ -188,10 +168,10 @@ class PropertyListApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = property_list_summaries(property_list_available(**filters.validated_data))
-        paginator = PropertySearchPagination(count=property_count_available(**filters.validated_data))
+        paginator = StandardPagination()
+        results = PropertySearchResults(filters=filters.validated_data)
         properties = property_attach_summaries(
-            paginator.paginate_queryset(queryset, request, view=self), cover_specs=(THUMBNAIL_SPEC,)
+            paginator.paginate_queryset(results, request, view=self), cover_specs=(THUMBNAIL_SPEC,)
         )
         context = {"request": request, "page_url": page_url_resolver(request)}
         return paginator.get_paginated_response(self.OutputSerializer(properties, many=True, context=context).data)
