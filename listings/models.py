@@ -76,9 +76,23 @@ class RoutesToItsOnlyChildType:
 
 
 class HomePage(RoutesToItsOnlyChildType, Page):
+    # The Kiswahili fields are second fields on the one page, as PropertyPage.description_sw
+    # is (docs/i18n.md); empty, the Kiswahili site shows the English ones.
+    title_sw = models.CharField(
+        "Title in Kiswahili",
+        max_length=255,
+        blank=True,
+        help_text="The browser tab's title on the Kiswahili site. Empty: the English one is used there.",
+    )
     intro = models.CharField(max_length=255, blank=True, default="Stays across Kenya, paid with M-Pesa.")
+    intro_sw = models.CharField(
+        "Intro in Kiswahili",
+        max_length=255,
+        blank=True,
+        help_text="Shown on the Kiswahili site. Empty: the English intro is shown there.",
+    )
 
-    content_panels = Page.content_panels + [FieldPanel("intro")]
+    content_panels = Page.content_panels + [FieldPanel("title_sw"), FieldPanel("intro"), FieldPanel("intro_sw")]
     subpage_types = ["listings.ListingIndexPage"]
     parent_page_types = ["wagtailcore.Page"]
     max_count = 1
@@ -98,9 +112,20 @@ class HomePage(RoutesToItsOnlyChildType, Page):
 
 
 class ListingIndexPage(RoutesToItsOnlyChildType, Page):
+    title_sw = models.CharField(
+        "Title in Kiswahili",
+        max_length=255,
+        blank=True,
+        help_text="The heading and browser tab's title on the Kiswahili site. Empty: the English title is used there.",
+    )
     intro = RichTextField(blank=True)
+    intro_sw = RichTextField(
+        "Intro in Kiswahili",
+        blank=True,
+        help_text="Shown on the Kiswahili site. Empty: the English intro is shown there.",
+    )
 
-    content_panels = Page.content_panels + [FieldPanel("intro")]
+    content_panels = Page.content_panels + [FieldPanel("title_sw"), FieldPanel("intro"), FieldPanel("intro_sw")]
     subpage_types = ["listings.PropertyPage"]
     parent_page_types = ["listings.HomePage"]
 

@@ -22,7 +22,13 @@ def ensure_site_tree() -> tuple[HomePage, ListingIndexPage]:
         for welcome in root.get_children().filter(slug="home").exclude(content_type__model="homepage"):
             welcome.slug = f"wagtail-welcome-{welcome.pk}"
             welcome.save(update_fields=["slug"])
-        home = HomePage(title="Nexus", slug="home", seo_title="Nexus - stays across Kenya")
+        home = HomePage(
+            title="Nexus",
+            slug="home",
+            seo_title="Nexus - stays across Kenya",
+            title_sw="Nexus - malazi kote Kenya",
+            intro_sw="Malazi kote Kenya, lipa kwa M-Pesa.",
+        )
         root.add_child(instance=home)
         home.save_revision().publish()
         for welcome in root.get_children().exclude(pk=home.pk):
@@ -37,7 +43,13 @@ def ensure_site_tree() -> tuple[HomePage, ListingIndexPage]:
         site.save()
     index = ListingIndexPage.objects.first()
     if index is None:
-        index = ListingIndexPage(title="Stays", slug="stays", intro="<p>Places to stay across Kenya.</p>")
+        index = ListingIndexPage(
+            title="Stays",
+            slug="stays",
+            intro="<p>Places to stay across Kenya.</p>",
+            title_sw="Malazi",
+            intro_sw="<p>Mahali pa kukaa kote Kenya.</p>",
+        )
         home.add_child(instance=index)
         index.save_revision().publish()
     ensure_role_groups()

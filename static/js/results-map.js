@@ -21,13 +21,20 @@
   var container = document.getElementById("results-map");
   var pointsScript = document.getElementById("results-map-points");
   var configScript = document.getElementById("results-map-config");
-  if (!section || !container || !pointsScript || !configScript || typeof window.L === "undefined") {
+  if (!section || !container || !pointsScript || !configScript) {
+    return;
+  }
+  if (typeof window.L === "undefined") {
+    // The desktop layout keeps a column for the map from the first paint (search.css);
+    // with no map library, the list takes the width back.
+    section.classList.add("map-unavailable");
     return;
   }
   var L = window.L;
   var points = JSON.parse(pointsScript.textContent);
   var config = JSON.parse(configScript.textContent);
   if (!points.length) {
+    section.classList.add("map-unavailable");
     return;
   }
 
