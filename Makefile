@@ -35,10 +35,11 @@ run: migrate
 	wait
 
 # The whole suite. SQLite unless DATABASE_URL points at PostgreSQL.
-# Two xdist workers (the machine has 2 cores); each gets its own test database.
+# Two xdist workers (the machine has 2 cores); each gets its own test database. worksteal:
+# a worker that runs out takes tests from the other, so no core idles behind a long test.
 PYTEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench
