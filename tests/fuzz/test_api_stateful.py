@@ -42,7 +42,7 @@ BOOKING_FLOW = [
 OPERATIONS = [*BOOKING_FLOW, "booking_list_create", "booking_refund_list", "property_list", "property_detail",
               "property_quote", "property_availability", "me"]
 STATEFUL_SETTINGS = settings(
-    max_examples=20,
+    max_examples=30,
     stateful_step_count=10,
     deadline=None,
     derandomize=True,  # the same scenarios on every run
