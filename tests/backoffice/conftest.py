@@ -1,5 +1,6 @@
 import pytest
 
+from tests.daraja import use_the_simulator
 from tests.factories import (
     OwnerFactory,
     StaffFactory,
@@ -73,20 +74,10 @@ class SimulatorControl:
 @pytest.fixture
 def simulator(live_server, settings):
     """Daraja client and callback URL pointed at the live server, which also serves the simulator."""
-    from django.core.cache import cache
-
     from mpesa.simulator.services import deliveries_join
 
     settings.MPESA_ENV = "simulator"
-    settings.MPESA_BASE_URL = live_server.url + "/simulator"
-    settings.MPESA_CALLBACK_BASE_URL = live_server.url
-    settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
-    settings.MPESA_CONSUMER_KEY = settings.MPESA_SIMULATOR_CONSUMER_KEY
-    settings.MPESA_CONSUMER_SECRET = settings.MPESA_SIMULATOR_CONSUMER_SECRET
-    settings.MPESA_SHORTCODE = settings.MPESA_SIMULATOR_SHORTCODE
-    settings.MPESA_PASSKEY = settings.MPESA_SIMULATOR_PASSKEY
-    settings.MPESA_HTTP_TIMEOUT = 5
-    cache.clear()
+    use_the_simulator(settings, live_server.url, callback_token=CALLBACK_TOKEN)
     control = SimulatorControl(live_server.url)
     yield control
     deliveries_join()

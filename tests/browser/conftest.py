@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (used by the browser tests)
+from tests.daraja import use_the_simulator
+
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 CALLBACK_TOKEN = "browser-callback-token-8d2f6a1c9e4b7d3f"
 # How long to wait for something that depends on M-Pesa (the simulator's callback).
@@ -25,19 +27,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture
 def live_site(live_server, settings, transactional_db):
     """The live server with the page tree, talking to its own Daraja simulator."""
-    from django.core.cache import cache
-
     from listings.site_setup import ensure_site_tree
 
-    settings.MPESA_BASE_URL = live_server.url + "/simulator"
-    settings.MPESA_CALLBACK_BASE_URL = live_server.url
-    settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
-    settings.MPESA_CONSUMER_KEY = settings.MPESA_SIMULATOR_CONSUMER_KEY
-    settings.MPESA_CONSUMER_SECRET = settings.MPESA_SIMULATOR_CONSUMER_SECRET
-    settings.MPESA_SHORTCODE = settings.MPESA_SIMULATOR_SHORTCODE
-    settings.MPESA_PASSKEY = settings.MPESA_SIMULATOR_PASSKEY
-    settings.MPESA_HTTP_TIMEOUT = 5
-    cache.clear()
+    use_the_simulator(settings, live_server.url, callback_token=CALLBACK_TOKEN)
     ensure_site_tree()
     yield live_server
     from mpesa.simulator.services import deliveries_join
@@ -72,6 +64,32 @@ def screenshot(page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
+
+
+def screenshot_fitting(page, name: str) -> Path:
+    """screenshot(), and on a phone make sure nothing is wider than the screen."""
+    path = screenshot(page, name)
+    width = page.viewport_size["width"]
+    if width <= 400:
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= width, f"{name}: the page is {scroll_width}px wide on a {width}px screen"
+    return path
+
+
+def answer_prompt(phone_page, url: str, *, action: str, expected_amount: int) -> None:
+    """On the simulator's virtual phone at `url`: wait for the prompt, then Pay (with a PIN) or Cancel."""
+    from playwright.sync_api import expect
+
+    phone_page.goto(url)
+    prompt = phone_page.locator("form.prompt")
+    expect(prompt).to_have_count(1, timeout=PAYMENT_TIMEOUT_MS)
+    expect(prompt).to_have_attribute("data-amount", str(expected_amount))
+    if action == "pay":
+        prompt.locator("input[name=pin]").fill("1234")
+        prompt.get_by_role("button", name="Pay").click()
+    else:
+        prompt.get_by_role("button", name="Cancel").click()
+    expect(phone_page.locator("form.prompt")).to_have_count(0)
 
 
 def photo(color: tuple[int, int, int], *, size=(1200, 800)):

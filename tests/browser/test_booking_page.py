@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PAYMENT_TIMEOUT_MS, listing, screenshot
+from tests.browser.conftest import PAYMENT_TIMEOUT_MS, answer_prompt, listing, screenshot_fitting
 from tests.factories import DEFAULT_PASSWORD, OwnerFactory, UserFactory, future_date
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,25 +35,7 @@ def _name(page) -> str:
 
 
 def _shot(page, step: str) -> None:
-    name = f"booking-{step}-{_name(page)}"
-    screenshot(page, name)
-    width = page.viewport_size["width"]
-    if width <= 400:
-        scroll_width = page.evaluate("document.documentElement.scrollWidth")
-        assert scroll_width <= width, f"{name}: the page is {scroll_width}px wide on a {width}px screen"
-
-
-def _answer_prompt(phone_page, url: str, *, action: str, expected_amount: int) -> None:
-    phone_page.goto(url)
-    prompt = phone_page.locator("form.prompt")
-    expect(prompt).to_have_count(1, timeout=PAYMENT_TIMEOUT_MS)
-    expect(prompt).to_have_attribute("data-amount", str(expected_amount))
-    if action == "pay":
-        prompt.locator("input[name=pin]").fill("1234")
-        prompt.get_by_role("button", name="Pay").click()
-    else:
-        prompt.get_by_role("button", name="Cancel").click()
-    expect(phone_page.locator("form.prompt")).to_have_count(0)
+    screenshot_fitting(page, f"booking-{step}-{_name(page)}")
 
 
 def _place(title: str, **fields):
@@ -151,7 +133,7 @@ def test_reserve_sign_up_land_on_the_booking_pay_live_and_see_check_in(live_site
     _shot(page, "waiting")
 
     phone = page.context.new_page()
-    _answer_prompt(phone, live_site.url + "/simulator/phone/254712345678/", action="pay", expected_amount=18000)
+    answer_prompt(phone, live_site.url + "/simulator/phone/254712345678/", action="pay", expected_amount=18000)
 
     # Confirmed without a reload: badge, figures, payments list, the hold message gone.
     expect(page.locator("#status-badge")).to_have_attribute("data-status", "CONFIRMED", timeout=PAYMENT_TIMEOUT_MS)
@@ -198,7 +180,7 @@ def test_a_failed_payment_offers_one_try_again_and_another_number(live_site, pag
 
     page.get_by_role("button", name="Send M-Pesa prompt").click()
     expect(page.locator("#status-panel")).to_be_focused()
-    _answer_prompt(phone, phone_url, action="cancel", expected_amount=12000)
+    answer_prompt(phone, phone_url, action="cancel", expected_amount=12000)
 
     progress = page.locator("#progress")
     expect(progress).to_have_attribute("data-phase", "cancelled", timeout=PAYMENT_TIMEOUT_MS)
@@ -215,7 +197,7 @@ def test_a_failed_payment_offers_one_try_again_and_another_number(live_site, pag
     expect(page.locator("#status-panel")).to_be_focused()
     expect(progress).to_contain_text("Check your phone", timeout=PAYMENT_TIMEOUT_MS)
     expect(page.get_by_role("button", name="Try again")).to_be_hidden()
-    _answer_prompt(phone, phone_url, action="cancel", expected_amount=12000)
+    answer_prompt(phone, phone_url, action="cancel", expected_amount=12000)
     expect(progress).to_have_attribute("data-phase", "cancelled", timeout=PAYMENT_TIMEOUT_MS)
     expect(page.locator("#payment-list .payment-item")).to_have_count(2)
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PAYMENT_TIMEOUT_MS, listing, screenshot
+from tests.browser.conftest import PAYMENT_TIMEOUT_MS, answer_prompt, listing, screenshot, screenshot_fitting
 from tests.factories import DEFAULT_PASSWORD, UserFactory, future_date, make_booking
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,20 +23,6 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (320, 200), (30, 90, 160)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _answer_prompt(phone_page, url: str, *, action: str, expected_amount: int) -> None:
-    """On the virtual phone: wait for the prompt, then Pay (with a PIN) or Cancel."""
-    phone_page.goto(url)
-    prompt = phone_page.locator("form.prompt")
-    expect(prompt).to_have_count(1, timeout=PAYMENT_TIMEOUT_MS)
-    expect(prompt).to_have_attribute("data-amount", str(expected_amount))
-    if action == "pay":
-        prompt.locator("input[name=pin]").fill("1234")
-        prompt.get_by_role("button", name="Pay").click()
-    else:
-        prompt.get_by_role("button", name="Cancel").click()
-    expect(phone_page.locator("form.prompt")).to_have_count(0)
 
 
 def test_search_by_dates_and_party_size_finds_a_free_place_and_hides_a_booked_one(live_site, page):
@@ -74,15 +60,6 @@ def test_search_by_dates_and_party_size_finds_a_free_place_and_hides_a_booked_on
     expect(page.locator("#quote")).to_contain_text("KES 8,500 × 3 nights")
 
 
-def _shot(page, name: str) -> None:
-    """Screenshot, and on a phone make sure nothing is wider than the screen."""
-    screenshot(page, name)
-    width = page.viewport_size["width"]
-    if width <= 400:
-        scroll_width = page.evaluate("document.documentElement.scrollWidth")
-        assert scroll_width <= width, f"{name}: the page is {scroll_width}px wide on a {width}px screen"
-
-
 def _book_and_pay(page, live_site, *, viewport_name: str) -> None:
     check_in = future_date(30)
     check_out = check_in + dt.timedelta(days=3)
@@ -94,11 +71,11 @@ def _book_and_pay(page, live_site, *, viewport_name: str) -> None:
 
     # Search, open the listing, choose the party and a co-guest.
     page.goto(live_site.url + "/")
-    _shot(page, f"home-{viewport_name}")
+    screenshot_fitting(page, f"home-{viewport_name}")
     page.get_by_label("Check-in").fill(check_in.isoformat())
     page.get_by_label("Check-out").fill(check_out.isoformat())
     page.get_by_role("button", name="Search").click()
-    _shot(page, f"search-results-{viewport_name}")
+    screenshot_fitting(page, f"search-results-{viewport_name}")
     page.locator(".listing-card").filter(has_text="Naivasha Lakeside House").get_by_role("link").click()
     expect(page.locator(".calendar .day-taken").first).to_be_visible()
     booking_form = page.locator("#booking-form")
@@ -108,14 +85,14 @@ def _book_and_pay(page, live_site, *, viewport_name: str) -> None:
     expect(page.locator("#quote")).to_contain_text("KES 6,000 × 3 nights")
     expect(page.locator("#quote")).to_contain_text("KES 18,000")
     expect(page.locator(".calendar .day-selected")).to_have_count(3)
-    _shot(page, f"property-{viewport_name}")
+    screenshot_fitting(page, f"property-{viewport_name}")
     booking_form.get_by_role("button", name="Reserve").click()
 
     # Booking needs an account: sign up (with an ID photo) and come straight back.
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     expect(page.locator(".messages")).to_contain_text("Log in or create an account to book")
     page.get_by_role("link", name="Create an account").click()
-    _shot(page, f"signup-{viewport_name}")
+    screenshot_fitting(page, f"signup-{viewport_name}")
     page.get_by_label("Name").fill("Baraka Mwangi")
     page.get_by_label("Email").fill(f"baraka.{viewport_name}@example.com")
     page.get_by_label("M-Pesa phone number").fill("0712 345 678")
@@ -136,7 +113,7 @@ def _book_and_pay(page, live_site, *, viewport_name: str) -> None:
     expect(page.locator('[data-field="total_price"]')).to_have_text("KES 18,000")
     expect(page.locator("#hold-countdown")).to_have_text(re.compile(r"^1[45]:\d\d$"))
     expect(page.locator("#id_phone_number")).to_have_value("0712345678")
-    _shot(page, f"booking-{viewport_name}")
+    screenshot_fitting(page, f"booking-{viewport_name}")
 
     # Pay the 30 % deposit on the virtual phone; the page follows it live.
     page.get_by_role("button", name=re.compile(r"Deposit · KES 5,400")).click()
@@ -147,33 +124,33 @@ def _book_and_pay(page, live_site, *, viewport_name: str) -> None:
     expect(progress).to_contain_text("Check your phone", timeout=PAYMENT_TIMEOUT_MS)
     phone_url = live_site.url + "/simulator/phone/254712345678/"
     phone = page.context.new_page()
-    _answer_prompt(phone, phone_url, action="pay", expected_amount=5400)
+    answer_prompt(phone, phone_url, action="pay", expected_amount=5400)
 
     expect(badge).to_have_attribute("data-status", "PROCESSING", timeout=PAYMENT_TIMEOUT_MS)
     expect(progress).to_have_attribute("data-phase", "paid")
     expect(page.locator('[data-field="amount_paid"]')).to_have_text("KES 5,400")
     expect(page.locator('[data-field="balance_due"]').first).to_have_text("KES 12,600")
     expect(page.locator("#hold")).to_be_hidden()
-    _shot(page, f"booking-deposit-paid-{viewport_name}")
+    screenshot_fitting(page, f"booking-deposit-paid-{viewport_name}")
 
     # Pay the rest: the form is back, filled with the balance.
     expect(page.locator("#id_amount")).to_have_value("12600")
     page.get_by_role("button", name="Send M-Pesa prompt").click()
     expect(progress).to_contain_text("Check your phone", timeout=PAYMENT_TIMEOUT_MS)
-    _answer_prompt(phone, phone_url, action="pay", expected_amount=12600)
+    answer_prompt(phone, phone_url, action="pay", expected_amount=12600)
 
     expect(badge).to_have_attribute("data-status", "CONFIRMED", timeout=PAYMENT_TIMEOUT_MS)
     expect(page.locator("#paid-in-full-live")).to_be_visible()
     expect(page.locator('[data-field="balance_due"]').first).to_have_text("KES 0")
     expect(page.locator("#pay-form")).to_be_hidden()
-    _shot(page, f"booking-confirmed-{viewport_name}")
+    screenshot_fitting(page, f"booking-confirmed-{viewport_name}")
 
     # My bookings lists it as upcoming and paid.
     page.get_by_role("link", name="My bookings").click()
     row = page.locator(".booking-row").filter(has_text="Naivasha Lakeside House")
     expect(row.locator(".badge")).to_have_attribute("data-status", "CONFIRMED")
     expect(row).to_contain_text("Paid KES 18,000")
-    _shot(page, f"my-bookings-{viewport_name}")
+    screenshot_fitting(page, f"my-bookings-{viewport_name}")
 
 
 @pytest.mark.parametrize("browser_context", [LAPTOP], indirect=True, ids=["laptop"])
@@ -204,7 +181,7 @@ def test_a_cancelled_prompt_says_cancelled_and_trying_again_works(live_site, pag
 
     phone = page.context.new_page()
     phone_url = live_site.url + "/simulator/phone/254722111333/"
-    _answer_prompt(phone, phone_url, action="cancel", expected_amount=9000)
+    answer_prompt(phone, phone_url, action="cancel", expected_amount=9000)
 
     progress = page.locator("#progress")
     expect(progress).to_have_attribute("data-phase", "cancelled", timeout=PAYMENT_TIMEOUT_MS)
@@ -217,7 +194,7 @@ def test_a_cancelled_prompt_says_cancelled_and_trying_again_works(live_site, pag
     retry.click()
     expect(progress).to_contain_text("Check your phone", timeout=PAYMENT_TIMEOUT_MS)
     expect(page.locator("#status-badge")).to_have_attribute("data-status", "PENDING")
-    _answer_prompt(phone, phone_url, action="pay", expected_amount=9000)
+    answer_prompt(phone, phone_url, action="pay", expected_amount=9000)
     expect(page.locator("#status-badge")).to_have_attribute("data-status", "CONFIRMED", timeout=PAYMENT_TIMEOUT_MS)
     expect(progress).to_have_attribute("data-phase", "paid")
     screenshot(page, "payment-retried-confirmed")

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PAYMENT_TIMEOUT_MS, listing, screenshot
+from tests.browser.conftest import PAYMENT_TIMEOUT_MS, listing, screenshot, screenshot_fitting
 from tests.factories import future_date, make_booking
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,14 +23,6 @@ def _in_kiswahili(page, live_site, path_pattern: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "sw")
     # The header offers the way back to English, in English.
     expect(page.locator("[data-language-switch] button")).to_have_text(re.compile(r"English"))
-
-
-def _shot(page, name: str) -> None:
-    screenshot(page, name)
-    width = page.viewport_size["width"]
-    if width <= 400:
-        scroll_width = page.evaluate("document.documentElement.scrollWidth")
-        assert scroll_width <= width, f"{name}: the page is {scroll_width}px wide on a {width}px screen"
 
 
 @pytest.mark.parametrize("browser_context", VIEWPORTS, indirect=True)
@@ -55,7 +47,7 @@ def test_a_new_guest_books_and_pays_in_kiswahili(live_site, page):
     expect(page.get_by_role("heading", name="Malazi teule")).to_be_visible()
     expect(page.get_by_role("link", name="Jisajili")).to_be_visible()
     expect(page.get_by_role("link", name="Ingia")).to_be_visible()
-    _shot(page, f"sw-home-{viewport}")
+    screenshot_fitting(page, f"sw-home-{viewport}")
 
     # Search.
     page.locator("input[name=check_in]").first.fill(check_in.isoformat())
@@ -65,14 +57,14 @@ def test_a_new_guest_books_and_pays_in_kiswahili(live_site, page):
     card = page.locator(".listing-card").filter(has_text="Nyumba ya Ziwa Naivasha")
     expect(card).to_have_count(1)
     expect(card).to_contain_text("KES 18,000")
-    _shot(page, f"sw-search-{viewport}")
+    screenshot_fitting(page, f"sw-search-{viewport}")
 
     # The stay, and Reserve ("Hifadhi") before having an account.
     card.get_by_role("link").first.click()
     _in_kiswahili(page, live_site, re.escape(english_url.lstrip("/")))
     booking_form = page.locator("#booking-form")
     expect(booking_form.locator("#id_check_in")).to_have_value(check_in.isoformat())
-    _shot(page, f"sw-property-{viewport}")
+    screenshot_fitting(page, f"sw-property-{viewport}")
     booking_form.get_by_role("button", name="Hifadhi").click()
 
     # Booking needs an account: the log-in page, in Kiswahili, then sign up.
@@ -86,7 +78,7 @@ def test_a_new_guest_books_and_pays_in_kiswahili(live_site, page):
     page.get_by_label("Barua pepe").fill(f"amani.{viewport}@example.com")
     page.get_by_label("Nambari ya simu ya M-Pesa").fill("0712 345 678")
     page.get_by_label("Nenosiri").fill("Mombasa-Raha-2026")
-    _shot(page, f"sw-signup-{viewport}")
+    screenshot_fitting(page, f"sw-signup-{viewport}")
     page.locator("main").get_by_role("button", name="Jisajili").click()
 
     # Signed in, the reservation goes through with the dates kept (straight to the booking,
@@ -105,7 +97,7 @@ def test_a_new_guest_books_and_pays_in_kiswahili(live_site, page):
     expect(page.locator('[data-field="total_price"]')).to_have_text("KES 18,000")
     pay_button = page.locator("#pay-button")
     expect(pay_button).to_have_text("Tuma ombi la M-Pesa")
-    _shot(page, f"sw-booking-{viewport}")
+    screenshot_fitting(page, f"sw-booking-{viewport}")
     page.locator("#id_amount").fill("18000")
     pay_button.click()
     phone = page.context.new_page()
@@ -121,7 +113,7 @@ def test_a_new_guest_books_and_pays_in_kiswahili(live_site, page):
     expect(badge).to_have_attribute("data-status", "CONFIRMED", timeout=PAYMENT_TIMEOUT_MS)
     expect(page.locator('[data-field="balance_due"]').first).to_have_text("KES 0")
     expect(page.locator("html")).to_have_attribute("lang", "sw")
-    _shot(page, f"sw-booking-confirmed-{viewport}")
+    screenshot_fitting(page, f"sw-booking-confirmed-{viewport}")
 
     # "Uhifadhi wangu" lists the stay as upcoming and paid, in Kiswahili.
     page.get_by_role("link", name="Uhifadhi wangu").click()
@@ -131,7 +123,7 @@ def test_a_new_guest_books_and_pays_in_kiswahili(live_site, page):
     expect(row.locator(".badge")).to_have_attribute("data-status", "CONFIRMED")
     expect(row).to_contain_text("Imelipwa KES 18,000")
     expect(row).to_contain_text("usiku 3")
-    _shot(page, f"sw-my-bookings-{viewport}")
+    screenshot_fitting(page, f"sw-my-bookings-{viewport}")
 
     # And back to English on the same page, remembered in the profile.
     page.locator("[data-language-switch] button").click()

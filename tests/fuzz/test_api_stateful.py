@@ -22,6 +22,7 @@ from rest_framework.authtoken.models import Token
 
 from core.models import RateCounter
 
+from tests.daraja import use_the_simulator
 from tests.factories import UserFactory, future_date, make_property
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,17 +55,7 @@ STATEFUL_SETTINGS = settings(
 @pytest.fixture
 def simulated_daraja(live_server, settings):
     """The live server's M-Pesa settings point at its own Daraja simulator (as the browser tests' live_site)."""
-    from django.core.cache import cache
-
-    settings.MPESA_BASE_URL = live_server.url + "/simulator"
-    settings.MPESA_CALLBACK_BASE_URL = live_server.url
-    settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
-    settings.MPESA_CONSUMER_KEY = settings.MPESA_SIMULATOR_CONSUMER_KEY
-    settings.MPESA_CONSUMER_SECRET = settings.MPESA_SIMULATOR_CONSUMER_SECRET
-    settings.MPESA_SHORTCODE = settings.MPESA_SIMULATOR_SHORTCODE
-    settings.MPESA_PASSKEY = settings.MPESA_SIMULATOR_PASSKEY
-    settings.MPESA_HTTP_TIMEOUT = 5
-    cache.clear()
+    use_the_simulator(settings, live_server.url, callback_token=CALLBACK_TOKEN)
     yield live_server
     from mpesa.simulator.services import deliveries_join
 

@@ -5,12 +5,12 @@ import shutil
 
 import pytest
 import requests
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from mpesa.models import Payment
 from mpesa.simulator.keys import CERTIFICATE_NAME, PRIVATE_KEY_NAME
 from mpesa.simulator.services import deliveries_join
+from tests.daraja import use_the_simulator
 from tests.processes import wait_until
 
 CALLBACK_TOKEN = "test-token-4f9c1b7e2d8a6c3f5e1b9d7a"
@@ -106,15 +106,7 @@ def simulator(live_server, settings, tmp_path, _simulator_key_pair):
     settings.MPESA_INITIATOR_NAME = settings.MPESA_SIMULATOR_INITIATOR_NAME
     settings.MPESA_INITIATOR_PASSWORD = settings.MPESA_SIMULATOR_INITIATOR_PASSWORD
     settings.MPESA_B2C_SHORTCODE = settings.MPESA_SIMULATOR_SHORTCODE
-    settings.MPESA_BASE_URL = live_server.url + "/simulator"
-    settings.MPESA_CALLBACK_BASE_URL = live_server.url
-    settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
-    settings.MPESA_CONSUMER_KEY = settings.MPESA_SIMULATOR_CONSUMER_KEY
-    settings.MPESA_CONSUMER_SECRET = settings.MPESA_SIMULATOR_CONSUMER_SECRET
-    settings.MPESA_SHORTCODE = settings.MPESA_SIMULATOR_SHORTCODE
-    settings.MPESA_PASSKEY = settings.MPESA_SIMULATOR_PASSKEY
-    settings.MPESA_HTTP_TIMEOUT = 5
-    cache.clear()
+    use_the_simulator(settings, live_server.url, callback_token=CALLBACK_TOKEN)
     simulator = Simulator(live_server.url)
     yield simulator
     deliveries_join()
